@@ -1,0 +1,221 @@
+"""Symbolic shape inference: a topological walk applying each op's rule."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from graphcheck.cond import FALSE, Cond, ge
+from graphcheck.errors import UsageError
+from graphcheck.expr import Expr, Sym, const, sym
+from graphcheck.facts import UNKNOWN, Fact, Note, Requirement, Val
+from graphcheck.inline import inline_functions
+from graphcheck.ir import Graph, Node, TensorData
+from graphcheck.registry import Invalid, OpContext, Propagate, Unsupported, _ensure_loaded, lookup
+
+__all__ = ["Analysis", "analyze", "parse_dims", "tensor_fact"]
+
+INCOMPLETE_CODES = {"GC101", "GC102", "GC103", "GC901"}
+
+
+@dataclass
+class Analysis:
+    graph: Graph
+    symbols: tuple[Sym, ...]
+    addresses: dict[str, Expr]  # "input:axis" -> its size (symbol or constant)
+    input_shapes: dict[str, tuple[Expr, ...] | None]
+    facts: dict[str, Fact]
+    requirements: list[Requirement]
+    notes: list[Note]
+    order: list[Node]
+    semantics: str = "spec"
+    fixed: dict[Sym, int] = field(default_factory=dict)  # symbols the user fixed with --dim NAME=V
+
+    @property
+    def complete(self) -> bool:
+        return not any(n.code in INCOMPLETE_CODES for n in self.notes)
+
+    def symbol(self, key: str) -> Sym:
+        """A symbol by name or by ``input:axis`` address."""
+        for s in self.symbols:
+            if s.name == key:
+                return s
+        e = self.addresses.get(key)
+        if e is not None:
+            s = e.as_sym()
+            if s is not None:
+                return s
+            raise UsageError(f"{key} is fixed at {e} in this model; make it symbolic with --dim {key}=NAME")
+        raise UsageError(f"unknown dimension {key!r}; known: {', '.join(self.known_keys())}")
+
+    def known_keys(self) -> list[str]:
+        return [s.name for s in self.symbols] + [a for a in self.addresses if a not in {s.name for s in self.symbols}]
+
+
+def tensor_fact(t: TensorData) -> Fact:
+    shape = tuple(const(d) for d in t.dims)
+    values: tuple[Val, ...] | None = None
+    if t.values is not None:
+        if all(isinstance(v, int) for v in t.values):
+            values = tuple(const(int(v)) for v in t.values)
+        else:
+            try:
+                values = tuple(Fraction(v) for v in t.values)
+            except (ValueError, OverflowError):  # nan / inf
+                values = None
+    return Fact(shape, t.elem_type, values)
+
+
+_ADDR = re.compile(r"^(?P<input>.+):(?P<axis>-?\d+)$")
+
+
+def parse_dims(items: list[str]) -> dict[str, int | str]:
+    """``["signal:1=L", "N=1"]`` -> ``{"signal:1": "L", "N": 1}`` (CLI --dim / --at syntax)."""
+    out: dict[str, int | str] = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"expected NAME=VALUE or INPUT:AXIS=VALUE, got {item!r}")
+        key, _, val = item.rpartition("=")
+        key, val = key.strip(), val.strip()
+        if not key or not val:
+            raise UsageError(f"expected NAME=VALUE or INPUT:AXIS=VALUE, got {item!r}")
+        if re.fullmatch(r"-?\d+", val):
+            out[key] = int(val)
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", val):
+            out[key] = val
+        else:
+            raise UsageError(f"{item!r}: the value must be an integer or a symbol name")
+    return out
+
+
+def _input_symbols(
+    graph: Graph, dims: Mapping[str, int | str]
+) -> tuple[dict[str, tuple[Expr, ...] | None], dict[str, Expr], list[Sym], dict[Sym, int]]:
+    used: set[str] = set()
+    shapes: dict[str, tuple[Expr, ...] | None] = {}
+    addresses: dict[str, Expr] = {}
+    order: list[Sym] = []
+    fixed: dict[Sym, int] = {}
+
+    def named(name: str) -> Expr:
+        if name in dims:
+            used.add(name)
+            v = dims[name]
+            if isinstance(v, int):
+                e = sym(name)
+                s = e.as_sym()
+                assert s is not None
+                fixed[s] = v
+                return const(v)
+            name = v
+        e = sym(name)
+        s = e.as_sym()
+        assert s is not None
+        if s not in order:
+            order.append(s)
+        return e
+
+    for vi in graph.inputs:
+        if vi.shape is None:
+            shapes[vi.name] = None
+            continue
+        dims_out: list[Expr] = []
+        for axis, spec in enumerate(vi.shape):
+            addr = f"{vi.name}:{axis}"
+            if addr in dims:
+                used.add(addr)
+                v = dims[addr]
+                e = const(v) if isinstance(v, int) else named(v)
+            elif isinstance(spec, int) and spec >= 0:
+                e = const(spec)
+            elif isinstance(spec, str):
+                e = named(spec)
+            else:
+                e = named(addr)
+            dims_out.append(e)
+            addresses[addr] = e
+        shapes[vi.name] = tuple(dims_out)
+    unknown = [k for k in dims if k not in used]
+    if unknown:
+        known = [s.name for s in order] + list(addresses)
+        raise UsageError(f"unknown dimension {unknown[0]!r}; this model has: {', '.join(dict.fromkeys(known))}")
+    return shapes, addresses, order, fixed
+
+
+def analyze(graph: Graph, dims: Mapping[str, int | str] | None = None, semantics: str = "spec") -> Analysis:
+    """Run every op rule over the graph and collect the conditions on input sizes."""
+    _ensure_loaded()
+    dims = dict(dims or {})
+    graph = inline_functions(graph)
+    shapes, addresses, symbols, fixed = _input_symbols(graph, dims)
+    facts: dict[str, Fact] = {}
+    for name, t in graph.initializers.items():
+        facts[name] = tensor_fact(t)
+    for vi in graph.inputs:
+        facts[vi.name] = Fact(shapes[vi.name], vi.elem_type)
+    counter = itertools.count()
+
+    def fresh(hint: str) -> Expr:
+        return sym(f"?{hint}#{next(counter)}", "opaque", hint)
+
+    requirements: list[Requirement] = []
+    notes: list[Note] = []
+    seen: set[Cond] = set()
+    order = graph.topo_order()
+    opset = graph.opset
+    for pos, node in enumerate(order):
+        ins: list[Fact | None] = []
+        for name in node.inputs:
+            if not name:
+                ins.append(None)
+            elif name in facts:
+                ins.append(facts[name])
+            else:
+                ins.append(UNKNOWN)
+                notes.append(Note("GC102", node.name, node.op_type, pos, f"input {name!r} is produced by nothing in the graph"))
+        domain = node.domain
+        node_opset = graph.opsets.get(domain, opset) if domain else opset
+        fn = lookup(domain, node.op_type, node_opset)
+        ctx = OpContext(node, ins, node_opset, pos, semantics, fresh)
+        outs: list[Fact] = []
+        if fn is None:
+            where = f"{domain}::" if domain else ""
+            ctx.note("GC101", f"no rule for op {where}{node.op_type} (opset {node_opset}); its outputs are unknown")
+        else:
+            try:
+                outs = list(fn(ctx))
+            except Propagate:
+                outs = []
+            except Unsupported as exc:
+                ctx.note("GC102", str(exc))
+                outs = []
+            except Invalid as exc:
+                ctx.require(FALSE, "GC010", str(exc))
+                outs = []
+            except Exception as exc:  # a bug in a rule must not take the analysis down
+                ctx.note("GC901", f"internal error in the {node.op_type} rule: {type(exc).__name__}: {exc}")
+                outs = []
+        kept = [r for r in ctx.requirements if r.cond not in seen]
+        seen.update(r.cond for r in kept)
+        ctx.requirements = kept
+        for i, out_name in enumerate(node.outputs):
+            if not out_name:
+                continue
+            f = outs[i] if i < len(outs) else UNKNOWN
+            facts[out_name] = f
+            if f.shape is None:
+                continue
+            for axis, d in enumerate(f.shape):
+                if d.positive_trivially() or d.has_opaque():
+                    continue
+                cond = ge(d, 1)
+                if cond in seen:
+                    continue
+                seen.add(cond)
+                ctx.require(cond, ctx.dim_code, f"output {i} axis {axis}", value=d, fix=ctx.dim_fix)
+        requirements.extend(ctx.requirements)
+        notes.extend(ctx.notes)
+    return Analysis(graph, tuple(symbols), addresses, shapes, facts, requirements, notes, order, semantics, fixed)
