@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -33,6 +33,8 @@ class Analysis:
     order: list[Node]
     semantics: str = "spec"
     fixed: dict[Sym, int] = field(default_factory=dict)  # symbols the user fixed with --dim NAME=V
+    user_symbols: tuple[Sym, ...] = ()  # symbols the user made from fixed dims (--dim input:axis=NAME)
+    dims: dict[str, int | str] = field(default_factory=dict)  # the user's --dim settings
 
     @property
     def complete(self) -> bool:
@@ -93,8 +95,9 @@ def parse_dims(items: list[str]) -> dict[str, int | str]:
 
 def _input_symbols(
     graph: Graph, dims: Mapping[str, int | str]
-) -> tuple[dict[str, tuple[Expr, ...] | None], dict[str, Expr], list[Sym], dict[Sym, int]]:
+) -> tuple[dict[str, tuple[Expr, ...] | None], dict[str, Expr], list[Sym], dict[Sym, int], list[Sym]]:
     used: set[str] = set()
+    user_made: list[Sym] = []
     shapes: dict[str, tuple[Expr, ...] | None] = {}
     addresses: dict[str, Expr] = {}
     order: list[Sym] = []
@@ -129,6 +132,9 @@ def _input_symbols(
                 used.add(addr)
                 v = dims[addr]
                 e = const(v) if isinstance(v, int) else named(v)
+                s_ = e.as_sym()
+                if s_ is not None and isinstance(spec, int) and s_ not in user_made:
+                    user_made.append(s_)
             elif isinstance(spec, int) and spec >= 0:
                 e = const(spec)
             elif isinstance(spec, str):
@@ -142,15 +148,23 @@ def _input_symbols(
     if unknown:
         known = [s.name for s in order] + list(addresses)
         raise UsageError(f"unknown dimension {unknown[0]!r}; this model has: {', '.join(dict.fromkeys(known))}")
-    return shapes, addresses, order, fixed
+    return shapes, addresses, order, fixed, user_made
 
 
-def analyze(graph: Graph, dims: Mapping[str, int | str] | None = None, semantics: str = "spec") -> Analysis:
-    """Run every op rule over the graph and collect the conditions on input sizes."""
+def analyze(
+    graph: Graph,
+    dims: Mapping[str, int | str] | None = None,
+    semantics: str = "spec",
+    progress: Callable[[int, int], None] | None = None,
+) -> Analysis:
+    """Run every op rule over the graph and collect the conditions on input sizes.
+
+    ``progress(done, total)`` is called every 500 nodes and at the end, for long graphs.
+    """
     _ensure_loaded()
     dims = dict(dims or {})
     graph = inline_functions(graph)
-    shapes, addresses, symbols, fixed = _input_symbols(graph, dims)
+    shapes, addresses, symbols, fixed, user_made = _input_symbols(graph, dims)
     facts: dict[str, Fact] = {}
     for name, t in graph.initializers.items():
         facts[name] = tensor_fact(t)
@@ -166,7 +180,10 @@ def analyze(graph: Graph, dims: Mapping[str, int | str] | None = None, semantics
     seen: set[Cond] = set()
     order = graph.topo_order()
     opset = graph.opset
+    total = len(order)
     for pos, node in enumerate(order):
+        if progress is not None and pos % 500 == 0 and pos:
+            progress(pos, total)
         ins: list[Fact | None] = []
         for name in node.inputs:
             if not name:
@@ -218,4 +235,9 @@ def analyze(graph: Graph, dims: Mapping[str, int | str] | None = None, semantics
                 ctx.require(cond, ctx.dim_code, f"output {i} axis {axis}", value=d, fix=ctx.dim_fix)
         requirements.extend(ctx.requirements)
         notes.extend(ctx.notes)
-    return Analysis(graph, tuple(symbols), addresses, shapes, facts, requirements, notes, order, semantics, fixed)
+    if progress is not None:
+        progress(total, total)
+    return Analysis(
+        graph, tuple(symbols), addresses, shapes, facts, requirements, notes, order, semantics, fixed, tuple(user_made),
+        dims,
+    )

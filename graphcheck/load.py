@@ -23,9 +23,17 @@ from graphcheck.ir import AttrValue, DimSpec, Function, Graph, Node, SubGraph, T
 
 __all__ = ["load", "load_bytes", "from_proto"]
 
-SMALL_TENSOR = 4096  # element count up to which constant values are decoded
+SMALL_TENSOR = 4096  # element count up to which int32/int64 constants (shapes, indices) are decoded
+SMALL_OTHER = 64  # element count up to which other constants (scales, pad values, bools) are decoded
 _INT_TYPES = {2, 3, 4, 5, 6, 7, 9, 12, 13}  # uint8 int8 uint16 int16 int32 int64 bool uint32 uint64
 _FLOAT_TYPES = {1, 10, 11, 16}  # float, float16, double, bfloat16
+_SHAPE_INT_TYPES = {6, 7}
+
+
+def _decodable(elem_type: int, numel: int) -> bool:
+    if elem_type in _SHAPE_INT_TYPES:
+        return numel <= SMALL_TENSOR
+    return numel <= SMALL_OTHER and elem_type in _INT_TYPES | _FLOAT_TYPES
 
 
 # ---------------------------------------------------------------------------
@@ -235,7 +243,7 @@ class _Scanner:
         for d in dims:
             numel *= max(d, 0)
         values = None
-        if not external and numel <= SMALL_TENSOR and elem_type in _INT_TYPES | _FLOAT_TYPES:
+        if not external and _decodable(elem_type, numel):
             values = _decode(onnx.TensorProto.FromString(buf[pos:end]))
         return TensorData(elem_type, tuple(dims), values, name)
 
@@ -282,7 +290,7 @@ def _tensor_from_proto(t: onnx.TensorProto) -> TensorData:
         numel *= max(d, 0)
     values = None
     external = t.data_location == onnx.TensorProto.EXTERNAL
-    if not external and numel <= SMALL_TENSOR and t.data_type in _INT_TYPES | _FLOAT_TYPES:
+    if not external and _decodable(t.data_type, numel):
         values = _decode(t)
     return TensorData(t.data_type, dims, values, t.name)
 

@@ -72,7 +72,7 @@ def describe_set(s: IntSet, name: str) -> str:
             top = head.max()
             assert top is not None
             covering = s & IntSet.interval(1, top)  # the head's runs, overlapping the tail where they do
-            if covering.period != 1 or len(covering.classes.get(0, ())) > 6:
+            if head.is_finite_small(FINITE_LIST_LIMIT) or covering.period != 1 or len(covering.classes[0]) > 6:
                 covering = head
             return f"{describe_set(covering, name)} or {tail_txt}"
     parts = []

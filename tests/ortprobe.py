@@ -29,15 +29,24 @@ so = ort.SessionOptions()
 so.log_severity_level = 4
 so.intra_op_num_threads = 1
 so.inter_op_num_threads = 1
-path = sys.argv[1]
-sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-types = {i.name: i.type for i in sess.get_inputs()}
+sessions = {}
 NP = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
       "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8,
       "tensor(bool)": np.bool_}
 rng = np.random.default_rng(0)
 for line in sys.stdin:
-    req = json.loads(line)
+    job = json.loads(line)
+    path, req = job["model"], job["shapes"]
+    try:
+        if path not in sessions:
+            sessions.clear()
+            sessions[path] = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        sess = sessions[path]
+    except Exception as e:
+        sys.stdout.write(json.dumps({"ok": False, "error": "session: " + str(e).splitlines()[0][:300]}) + "\n")
+        sys.stdout.flush()
+        continue
+    types = {i.name: i.type for i in sess.get_inputs()}
     feeds = {}
     for name, shape in req.items():
         dt = NP.get(types.get(name, "tensor(float)"), np.float32)
@@ -70,36 +79,49 @@ class ProbeResult:
 
 
 def probe(model: onnx.ModelProto | str | Path, shapes: list[dict[str, tuple[int, ...]]]) -> list[ProbeResult]:
+    """Run ``model`` at each input-shape assignment."""
+    return probe_many([(model, shapes)])[0]
+
+
+def probe_many(
+    jobs: list[tuple[onnx.ModelProto | str | Path, list[dict[str, tuple[int, ...]]]]],
+) -> list[list[ProbeResult]]:
+    """Several models in one worker process (a fresh worker after a crash)."""
     with tempfile.TemporaryDirectory() as tmp:
-        if isinstance(model, onnx.ModelProto):
-            path = os.path.join(tmp, "model.onnx")
-            onnx.save(model, path)
-        else:
-            path = str(model)
+        lines: list[tuple[int, str, dict[str, tuple[int, ...]]]] = []
+        for j, (model, shapes) in enumerate(jobs):
+            if isinstance(model, onnx.ModelProto):
+                path = os.path.join(tmp, f"model{j}.onnx")
+                onnx.save(model, path)
+            else:
+                path = str(model)
+            lines.extend((j, path, s) for s in shapes)
         results: list[ProbeResult] = []
-        pending = list(shapes)
+        pending = lines
         while pending:
-            got = _run_worker(path, pending)
+            got = _run_worker(pending)
             results.extend(got)
             if len(got) < len(pending):
-                # the worker died on pending[len(got)]
                 results.append(ProbeResult(False, error="onnxruntime crashed", crashed=True))
                 pending = pending[len(got) + 1 :]
             else:
                 pending = []
-        return results
+        out: list[list[ProbeResult]] = [[] for _ in jobs]
+        for (j, _, _), r in zip(lines, results):
+            out[j].append(r)
+        return out
 
 
-def _run_worker(path: str, shapes: list[dict[str, tuple[int, ...]]]) -> list[ProbeResult]:
-    payload = "".join(json.dumps({k: list(v) for k, v in s.items()}) + "\n" for s in shapes)
+def _run_worker(lines: list[tuple[int, str, dict[str, tuple[int, ...]]]]) -> list[ProbeResult]:
+    payload = "".join(json.dumps({"model": p, "shapes": {k: list(v) for k, v in s.items()}}) + "\n" for _, p, s in lines)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
-        [sys.executable, "-c", WORKER, path],
+        [sys.executable, "-c", WORKER],
         input=payload,
         capture_output=True,
         text=True,
         env=env,
-        timeout=600,
+        timeout=1800,
     )
     out: list[ProbeResult] = []
     for line in proc.stdout.splitlines():

@@ -9,13 +9,13 @@ Output sizes follow the ONNX spec exactly:
   ceil mode the spec's ``ceil((in - span + 1) / stride)``).
 
 ``semantics="ort"`` reproduces onnxruntime where it deviates: its pools truncate a negative
-numerator toward zero (``trunc(num/s) + 1``) and treat ``VALID`` with ``ceil_mode`` like zero
-explicit pads.
+numerator toward zero (``trunc(num/s) + 1``), treat ``VALID`` with ``ceil_mode`` like zero
+explicit pads, and size SAME padding from the undilated kernel when pooling with dilations.
 """
 
 from __future__ import annotations
 
-from graphcheck.cond import eq, ge
+from graphcheck.cond import FALSE, eq, ge
 from graphcheck.expr import Expr, ceildiv, const, emax, emin, floordiv
 from graphcheck.facts import Fact
 from graphcheck.ops._common import per_axis, spatial_name, window_formula
@@ -67,7 +67,12 @@ def _window(
         if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             o = ceildiv(in_, s)
             formula = f"ceil({in_} / {s})"
-        elif auto_pad == "VALID" and not (ceil_mode and pool and ort):
+            if pool and ort and d != 1:
+                # onnxruntime sizes the SAME padding from the undilated kernel, then applies the
+                # dilated window: trunc(((ceil(in/s) - 1)*s + kernel - span) / s) + 1.
+                o = _trunc_div((o - 1) * s + k - span, s) + 1
+                formula += "  (onnxruntime: padding sized from the undilated kernel)"
+        elif auto_pad == "VALID" and not (pool and ort):
             if ceil_mode and pool:
                 o = ceildiv(in_ - span + 1, s)
                 formula = f"ceil(({in_} - {span} + 1) / {s})"
@@ -145,6 +150,14 @@ def conv(ctx: OpContext) -> list[Fact]:
             raise Invalid(f"bias must be 1-D, got rank {len(b)}")
         ctx.require(eq(b[0], w[0]), "GC010", "bias size", formula=f"{b[0]} must equal output channels {w[0]}")
     dil = per_axis(ctx, "dilations", n, 1)
+    if ctx.semantics == "ort" and ctx.attr_str("auto_pad", "NOTSET").startswith("SAME") and any(d != 1 for d in dil):
+        ctx.require(
+            FALSE,
+            "GC010",
+            "auto_pad with dilations",
+            formula="onnxruntime's Conv rejects dilations with SAME_UPPER/SAME_LOWER auto_pad",
+            fix="use explicit pads instead of auto_pad SAME",
+        )
     spatial = _window(ctx, x, kernel, pool=False, ceil_mode=False, dilations=dil)
     return [Fact((x[0], w[0], *spatial), ctx.fact(0).dtype)]
 

@@ -1,0 +1,190 @@
+"""The ``graphcheck`` command line.
+
+Exit codes: 0 clean (bounds on dynamic sizes are reported, not failures); 1 when a size
+asked with ``--at`` fails, when no size at all is valid, or when a fixed-shape model fails
+as declared; 2 for usage errors and unreadable models (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from graphcheck import __version__
+from graphcheck.errors import GraphcheckError, UsageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Which input sizes does an ONNX model accept, and why do the others fail?",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+DimOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--dim",
+        help="Fix or rename a size: N=1 fixes symbol N; signal:1=L makes axis 1 of input 'signal' the symbol L.",
+        metavar="NAME=VALUE",
+    ),
+]
+AtOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--at", help="Check one size: L=5 (symbol name or input:axis). Repeat for several sizes.",
+                 metavar="NAME=INT"),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _progress(done: int, total: int) -> None:
+    if total >= 2000 and sys.stderr.isatty():
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\ranalysing {done}/{total} nodes{end}")
+        sys.stderr.flush()
+
+
+def _load_report(model: str, dim: list[str] | None) -> object:
+    from graphcheck.infer import analyze, parse_dims
+    from graphcheck.load import load
+    from graphcheck.report import Report
+
+    dims = parse_dims(dim or [])
+    graph = load(model)
+    return Report(analyze(graph, dims, progress=_progress), model)
+
+
+def _sizes(at: list[str] | None) -> dict[str, int]:
+    from graphcheck.infer import parse_dims
+
+    parsed = parse_dims(at or [])
+    out: dict[str, int] = {}
+    for k, v in parsed.items():
+        if not isinstance(v, int):
+            raise UsageError(f"--at {k}={v}: the size must be an integer")
+        out[k] = v
+    return out
+
+
+def _emit(text: str) -> None:
+    typer.echo(text)
+
+
+@app.command()
+def check(
+    model: Annotated[str, typer.Argument(help="Path to an .onnx model.")],
+    dim: DimOpt = None,
+    at: AtOpt = None,
+    format: FormatOpt = Format.text,
+    all: Annotated[bool, typer.Option("--all", help="Show every finding in text output.")] = False,
+) -> None:
+    """Report the exact set of valid input sizes, and every condition that limits it."""
+    from graphcheck.render.json import report_dict
+    from graphcheck.render.text import render_check
+    from graphcheck.report import Report
+
+    report = _load_report(model, dim)
+    assert isinstance(report, Report)
+    ev = report.at(_sizes(at)) if at else None
+    if format is Format.json:
+        _emit(json.dumps(report_dict(report, ev), indent=2))
+    else:
+        _emit(render_check(report, ev, show_all=all))
+    code = 0
+    if ev is not None and ev.ok is False:
+        code = 1
+    if report.any_valid is False or report.fails_as_declared:
+        code = 1
+    raise typer.Exit(code)
+
+
+@app.command()
+def explain(
+    model: Annotated[str, typer.Argument(help="Path to an .onnx model.")],
+    at: AtOpt = None,
+    dim: DimOpt = None,
+    format: FormatOpt = Format.text,
+) -> None:
+    """Every node's concrete output shape at the given sizes, the first failure marked."""
+    from graphcheck.render.json import evaluation_dict
+    from graphcheck.render.text import render_explain
+    from graphcheck.report import Report
+
+    report = _load_report(model, dim)
+    assert isinstance(report, Report)
+    ev = report.at(_sizes(at))
+    if format is Format.json:
+        _emit(json.dumps(evaluation_dict(ev), indent=2))
+    else:
+        _emit(render_explain(report, ev))
+    raise typer.Exit(1 if ev.ok is False else 0)
+
+
+@app.command()
+def rule(
+    code: Annotated[Optional[str], typer.Argument(help="A code (GC001) or name (negative-dimension).")] = None,
+) -> None:
+    """Explain a diagnostic code; without one, list them all."""
+    from graphcheck.codes import CODES, lookup_code
+
+    if code is None:
+        for c in CODES.values():
+            _emit(f"{c.code}  {c.name:<20} {c.severity:<8} {c.summary}")
+        return
+    c = lookup_code(code)
+    if c is None:
+        raise UsageError(f"unknown code {code!r}; `graphcheck rule` lists them")
+    _emit(f"{c.code} {c.name} ({c.severity})\n{c.summary}\n\n{c.explanation}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"graphcheck {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = None,
+) -> None:
+    pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: errors are one line on stderr with exit code 2."""
+    try:
+        app(args=argv, prog_name="graphcheck", standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except GraphcheckError as exc:
+        typer.echo(f"graphcheck: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("graphcheck: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        if os.environ.get("GRAPHCHECK_DEBUG"):
+            raise
+        typer.echo(f"graphcheck: internal error: {type(exc).__name__}: {exc} (set GRAPHCHECK_DEBUG=1 for details)",
+                   err=True)
+        sys.exit(2)
+    sys.exit(0)

@@ -1,0 +1,171 @@
+"""Turning conditions, notes and the solution into findings with stable codes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from graphcheck.codes import CODES
+from graphcheck.cond import Cond, Const
+from graphcheck.errors import TooComplex
+from graphcheck.expr import Sym
+from graphcheck.facts import Note, Requirement
+from graphcheck.infer import Analysis
+from graphcheck.intset import IntSet
+from graphcheck.solve import CondPart, Solution, UniPart, solve
+from graphcheck.usolve import cond_set
+
+PINNED_LIMIT = 16
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    name: str
+    severity: str
+    node: str
+    op: str
+    order: int
+    message: str
+    what: str = ""
+    formula: str = ""
+    fails_for: str = ""  # the sizes at which this condition fails, e.g. "L <= 6"
+    needs: str = ""  # the sizes this condition alone admits, e.g. "L >= 7"
+    fix: str = ""
+    symbols: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["symbols"] = list(self.symbols)
+        return d
+
+
+def _diag(code: str, node: str, op: str, order: int, message: str, **kw: object) -> Diagnostic:
+    c = CODES[code]
+    return Diagnostic(code, c.name, c.severity, node, op, order, message, **kw)  # type: ignore[arg-type]
+
+
+def requirement_set(r: Requirement, cache: dict[Cond, IntSet]) -> tuple[Sym, IntSet] | None:
+    """The exact set of the one symbol a condition mentions, or None (several symbols / too complex)."""
+    syms = r.cond.symbols()
+    if len(syms) != 1:
+        return None
+    (s,) = syms
+    try:
+        return s, cond_set(r.cond, s, cache)
+    except TooComplex:
+        return None
+
+
+def requirement_diagnostic(r: Requirement, cache: dict[Cond, IntSet]) -> Diagnostic | None:
+    """A finding for a condition that fails for some sizes; None when it always holds."""
+    syms = tuple(sorted(s.name for s in r.cond.symbols()))
+    if r.value is not None:
+        value_txt = f"{r.what} = {r.formula}" if r.formula else f"{r.what} = {r.value}"
+    else:
+        value_txt = r.what
+    if isinstance(r.cond, Const) or not syms:
+        msg = f"{value_txt}: {r.formula or r.cond} fails for every input size"
+        return _diag(r.code, r.node, r.op, r.order, msg, what=r.what, formula=r.formula,
+                     fails_for="every size", needs="none", fix=r.fix)
+    one = requirement_set(r, cache)
+    if one is not None:
+        s, ok = one
+        if ok.is_full():
+            return None
+        bad = ok.complement()
+        fails = bad.describe(s.name)
+        needs = ok.describe(s.name)
+        if r.value is not None:
+            msg = f"{value_txt}  is < 1 for {fails}"
+        else:
+            msg = f"{value_txt}: {r.formula or r.cond}  fails for {fails}"
+        return _diag(r.code, r.node, r.op, r.order, msg, what=r.what, formula=r.formula,
+                     fails_for=fails, needs=needs, fix=r.fix, symbols=syms)
+    sol = solve([r.cond], r.cond.symbols(), cache)
+    needs = sol.describe(with_free=False)
+    if r.value is not None:
+        msg = f"{value_txt}  is < 1 unless {needs}"
+    else:
+        msg = f"{value_txt}: {r.formula or r.cond}  holds only when {needs}"
+    return _diag(r.code, r.node, r.op, r.order, msg, what=r.what, formula=r.formula,
+                 fails_for=f"not ({needs})", needs=needs, fix=r.fix, symbols=syms)
+
+
+def note_diagnostic(n: Note) -> Diagnostic:
+    return _diag(n.code, n.node, n.op, n.order, n.message)
+
+
+def pinned_diagnostics(
+    analysis: Analysis, solution: Solution, cache: dict[Cond, IntSet], declared: set[Sym]
+) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for part in solution.parts:
+        if not isinstance(part, UniPart) or part.sym not in declared:
+            continue
+        values = part.values
+        if values.is_empty() or not values.is_finite_small(PINNED_LIMIT):
+            continue
+        s = part.sym
+        pins = []
+        for r in analysis.requirements:
+            if r.cond.symbols() == {s}:
+                one = requirement_set(r, cache)
+                if one is not None and one[1].is_finite_small(PINNED_LIMIT):
+                    pins.append(r)
+        where = pins[0] if pins else None
+        set_txt = values.describe(s.name)
+        if where is not None:
+            msg = (f"{s.name} is declared dynamic but only {set_txt} can work: pinned by "
+                   f"{where.node} ({where.op}) {where.what}: {where.formula or where.cond}")
+            out.append(_diag("GC007", where.node, where.op, where.order, msg, what=where.what,
+                             formula=where.formula, needs=set_txt, fix=where.fix, symbols=(s.name,)))
+        else:
+            msg = f"{s.name} is declared dynamic but only {set_txt} can work (several conditions together pin it)"
+            out.append(_diag("GC007", "", "", -1, msg, needs=set_txt, symbols=(s.name,)))
+    return out
+
+
+def conflict_diagnostic(analysis: Analysis, cache: dict[Cond, IntSet]) -> Diagnostic:
+    """GC008: name the condition at which the running conjunction becomes unsatisfiable."""
+    decidable = [r for r in analysis.requirements if r.decidable]
+    acc: list[Cond] = []
+    for r in decidable:
+        acc.append(r.cond)
+        if solve(acc, analysis.symbols, cache).is_empty():
+            msg = f"no input size satisfies every condition; the first contradiction is at {r.node} ({r.op}) {r.what}"
+            if r.formula:
+                msg += f": {r.formula}"
+            return _diag("GC008", r.node, r.op, r.order, msg, what=r.what, formula=r.formula, fix=r.fix)
+    return _diag("GC008", "", "", -1, "no input size satisfies every condition")
+
+
+def incomplete_diagnostics(solution: Solution) -> list[Diagnostic]:
+    out = []
+    for p in solution.parts:
+        if isinstance(p, CondPart):
+            names = ", ".join(s.name for s in p.syms)
+            out.append(_diag("GC105", "", "", -1, f"valid set of {names} given as conditions ({p.reason})",
+                             symbols=tuple(s.name for s in p.syms)))
+    return out
+
+
+def deviation_diagnostics(spec: Solution, ort: Solution) -> list[Diagnostic]:
+    """GC106: the sizes onnxruntime treats differently from the spec, per independent size."""
+    out: list[Diagnostic] = []
+    ort_parts = {p.sym: p.values for p in ort.parts if isinstance(p, UniPart)}
+    for p in spec.parts:
+        if not isinstance(p, UniPart):
+            continue
+        theirs = ort_parts.get(p.sym, IntSet.full() if p.sym in ort.free else None)
+        if theirs is None or theirs == p.values:
+            continue
+        extra = theirs - p.values
+        missing = p.values - theirs
+        parts = []
+        if not extra.is_empty():
+            parts.append(f"it also runs {extra.describe(p.sym.name)}, which the spec makes invalid")
+        if not missing.is_empty():
+            parts.append(f"it fails at {missing.describe(p.sym.name)}, which the spec allows")
+        msg = "onnxruntime deviates from the ONNX spec: " + "; ".join(parts)
+        out.append(_diag("GC106", "", "", -1, msg, symbols=(p.sym.name,)))
+    return out

@@ -1,0 +1,68 @@
+"""JSON output (``--format json``); ``schema_version`` changes when a field changes meaning."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from graphcheck import __version__
+from graphcheck.evaluate import Evaluation
+
+if TYPE_CHECKING:
+    from graphcheck.report import Report
+
+SCHEMA_VERSION = 1
+
+
+def _symbol_entry(report: Report, name: str) -> dict[str, Any]:
+    values = report.valid_set(name)
+    if values is None:
+        return {"name": name, "statement": None, "min": None, "max": None, "coupled": True}
+    return {
+        "name": name,
+        "statement": values.describe(name),
+        "min": values.min(),
+        "max": None if values.unbounded() else values.max(),
+        "coupled": False,
+    }
+
+
+def evaluation_dict(ev: Evaluation) -> dict[str, Any]:
+    first = ev.first_failure
+    return {
+        "sizes": ev.sizes,
+        "ok": ev.ok,
+        "first_failure": None
+        if first is None
+        else {"code": first.code, "node": first.node, "op": first.op, "what": first.what, "formula": first.formula},
+        "failures": len(ev.failures),
+        "outputs": {k: (list(v) if v is not None else None) for k, v in ev.outputs.items()},
+        "nodes": [
+            {
+                "node": n.node,
+                "op": n.op,
+                "outputs": {name: (list(s) if s is not None else None) for name, s in n.outputs},
+                "failed": [r.code for r in n.failed],
+            }
+            for n in ev.nodes
+        ],
+    }
+
+
+def report_dict(report: Report, evaluation: Evaluation | None = None) -> dict[str, Any]:
+    sol = report.solution
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "graphcheck_version": __version__,
+        "model": report.name,
+        "inputs": [{"name": i.name, "dims": list(i.dims) if i.dims is not None else None} for i in report.inputs],
+        "symbols": [_symbol_entry(report, s) for s in report.symbols],
+        "free_symbols": [s.name for s in sol.free],
+        "valid": report.valid,
+        "any_valid": report.any_valid,
+        "exact": report.exact,
+        "complete": report.complete,
+        "smallest": report.smallest(),
+        "outputs": [{"name": k, "dims": v} for k, v in report.output_dims.items()],
+        "diagnostics": [d.to_dict() for d in report.diagnostics],
+        "at": evaluation_dict(evaluation) if evaluation is not None else None,
+    }
