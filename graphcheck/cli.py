@@ -165,7 +165,8 @@ def _main(
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: errors are one line on stderr with exit code 2."""
     try:
-        app(args=argv, prog_name="graphcheck", standalone_mode=False)
+        rc = app(args=argv, prog_name="graphcheck", standalone_mode=False)
+        sys.exit(rc if isinstance(rc, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except GraphcheckError as exc:
@@ -187,4 +188,3 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(f"graphcheck: internal error: {type(exc).__name__}: {exc} (set GRAPHCHECK_DEBUG=1 for details)",
                    err=True)
         sys.exit(2)
-    sys.exit(0)

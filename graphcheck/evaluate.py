@@ -32,6 +32,14 @@ class Evaluation:
     nodes: list[NodeShapes] = field(default_factory=list)
     outputs: dict[str, Shape | None] = field(default_factory=dict)
     undecided: list[Requirement] = field(default_factory=list)
+    defaulted: list[str] = field(default_factory=list)  # free sizes not given, set to 1 (they cannot matter)
+
+    def sizes_text(self) -> str:
+        given = [f"{k}={v}" for k, v in self.sizes.items() if k not in self.defaulted]
+        text = ", ".join(given) or "the declared shapes"
+        if self.defaulted:
+            text += f" ({', '.join(f'{k}=1' for k in self.defaulted)}, free)"
+        return text
 
     @property
     def first_failure(self) -> Requirement | None:

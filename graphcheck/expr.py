@@ -45,7 +45,7 @@ class Atom:
     _hash: int
 
     def __eq__(self, other: object) -> bool:
-        return self is other or (isinstance(other, Atom) and self._hash == other._hash and self.key == other.key)
+        return self is other or (type(other) is type(self) and self._hash == other._hash and self.key == other.key)
 
     def __hash__(self) -> int:
         return self._hash
@@ -118,13 +118,26 @@ class Sym(Atom):
 class Floor(Atom):
     """``floor(num / den)`` for an integer constant ``den >= 2``."""
 
-    __slots__ = ("num", "den")
+    __slots__ = ("num", "den", "_key")
 
     def __init__(self, num: Expr, den: int) -> None:
         self.num = num
         self.den = den
-        self.key = (1, den, num.key)
-        self._hash = hash(self.key)
+        self._key: tuple[object, ...] | None = None
+        self._hash = hash((1, den, hash(num)))
+
+    @property  # type: ignore[override]
+    def key(self) -> tuple[object, ...]:
+        if self._key is None:
+            self._key = (1, self.den, self.num.key)
+        return self._key
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (
+            isinstance(other, Floor) and self._hash == other._hash and self.den == other.den and self.num == other.num
+        )
+
+    __hash__ = Atom.__hash__
 
     def symbols(self) -> frozenset[Sym]:
         return self.num.symbols()
@@ -146,15 +159,29 @@ class Floor(Atom):
 
 
 class MinMax(Atom):
-    """``min(args)`` or ``max(args)`` of two or more expressions."""
+    """``min(args)`` or ``max(args)`` of two or more expressions (args in canonical order)."""
 
-    __slots__ = ("is_max", "args")
+    __slots__ = ("is_max", "args", "_key")
 
     def __init__(self, is_max: bool, args: tuple[Expr, ...]) -> None:
         self.is_max = is_max
         self.args = args
-        self.key = (2, is_max, tuple(a.key for a in args))
-        self._hash = hash(self.key)
+        self._key: tuple[object, ...] | None = None
+        self._hash = hash((2, is_max, args))
+
+    @property  # type: ignore[override]
+    def key(self) -> tuple[object, ...]:
+        if self._key is None:
+            self._key = (2, self.is_max, tuple(a.key for a in self.args))
+        return self._key
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (
+            isinstance(other, MinMax) and self._hash == other._hash and self.is_max == other.is_max
+            and self.args == other.args
+        )
+
+    __hash__ = Atom.__hash__
 
     def symbols(self) -> frozenset[Sym]:
         out: frozenset[Sym] = frozenset()
@@ -197,43 +224,62 @@ def _mono_mul(a: Mono, b: Mono) -> Mono:
 
 
 class Expr:
-    """An immutable canonical integer polynomial over atoms."""
+    """An immutable canonical integer polynomial over atoms.
 
-    __slots__ = ("terms", "key", "_hash", "_syms", "_fn", "_names")
+    Internally a dict from monomial to non-zero coefficient; the sorted view (``terms``) and
+    the sort key (``key``) are computed only when needed (display, canonical ordering).
+    """
 
-    terms: tuple[tuple[Mono, int], ...]
+    __slots__ = ("_d", "_terms", "_key", "_hash", "_syms", "_fn", "_names", "_str")
 
-    def __init__(self, terms: dict[Mono, int]) -> None:
-        items = [(m, c) for m, c in terms.items() if c != 0]
-        if len(items) > 1:
-            items.sort(key=lambda mc: _mono_key(mc[0]))
-        self.terms = tuple(items)
-        self.key = tuple((_mono_key(m), c) for m, c in self.terms)
-        self._hash = hash(self.key)
+    def __init__(self, terms: dict[Mono, int], _clean: bool = False) -> None:
+        self._d = terms if _clean else {m: c for m, c in terms.items() if c != 0}
+        self._terms: tuple[tuple[Mono, int], ...] | None = None
+        self._key: tuple[object, ...] | None = None
+        self._hash: int | None = None
         self._syms: frozenset[Sym] | None = None
         self._fn: Callable[..., int] | None = None
         self._names: tuple[Sym, ...] = ()
+        self._str: str | None = None
+
+    @property
+    def terms(self) -> tuple[tuple[Mono, int], ...]:
+        """(monomial, coefficient) pairs in canonical order."""
+        if self._terms is None:
+            items = list(self._d.items())
+            if len(items) > 1:
+                items.sort(key=lambda mc: _mono_key(mc[0]))
+            self._terms = tuple(items)
+        return self._terms
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        if self._key is None:
+            self._key = tuple((_mono_key(m), c) for m, c in self.terms)
+        return self._key
 
     # -- construction -------------------------------------------------
     @staticmethod
     def _atom(a: Atom) -> Expr:
-        return Expr({(a,): 1})
+        return Expr({(a,): 1}, True)
 
     def _dict(self) -> dict[Mono, int]:
-        return dict(self.terms)
+        return dict(self._d)
 
     # -- queries -------------------------------------------------------
     @property
     def is_const(self) -> bool:
-        return not self.terms or (len(self.terms) == 1 and self.terms[0][0] == ())
+        d = self._d
+        return not d or (len(d) == 1 and () in d)
 
     @property
     def value(self) -> int:
         """The integer value of a constant expression."""
-        if not self.terms:
+        d = self._d
+        if not d:
             return 0
-        if len(self.terms) == 1 and self.terms[0][0] == ():
-            return self.terms[0][1]
+        if len(d) == 1 and () in d:
+            return d[()]
         raise ValueError(f"{self} is not a constant")
 
     def const_value(self) -> int | None:
@@ -241,15 +287,12 @@ class Expr:
 
     @property
     def constant_term(self) -> int:
-        for m, c in self.terms:
-            if m == ():
-                return c
-        return 0
+        return self._d.get((), 0)
 
     def symbols(self) -> frozenset[Sym]:
         if self._syms is None:
             out: frozenset[Sym] = frozenset()
-            for m, _ in self.terms:
+            for m in self._d:
                 for a in m:
                     out |= a.symbols()
             self._syms = out
@@ -263,16 +306,16 @@ class Expr:
 
     def atoms(self) -> set[Atom]:
         out: set[Atom] = set()
-        for m, _ in self.terms:
+        for m in self._d:
             out.update(m)
         return out
 
     def degree(self) -> int:
-        return max((len(m) for m, _ in self.terms), default=0)
+        return max((len(m) for m in self._d), default=0)
 
     def nondecreasing(self) -> bool:
         """True when the value never decreases as any input symbol grows (symbols are >= 1)."""
-        for m, c in self.terms:
+        for m, c in self._d.items():
             if not m:
                 continue
             if c < 0:
@@ -285,7 +328,7 @@ class Expr:
 
     def nonneg(self) -> bool:
         """True when the value is >= 0 whenever every input symbol is >= 1, by inspection."""
-        for m, c in self.terms:
+        for m, c in self._d.items():
             if not m:
                 if c < 0:
                     return False
@@ -296,7 +339,7 @@ class Expr:
     def as_linear(self, s: Sym) -> tuple[int, int] | None:
         """``(a, b)`` when the expression is exactly ``a*s + b``."""
         a = b = 0
-        for m, c in self.terms:
+        for m, c in self._d.items():
             if not m:
                 b = c
             elif len(m) == 1 and m[0] == s:
@@ -306,38 +349,65 @@ class Expr:
         return a, b
 
     def as_sym(self) -> Sym | None:
-        if len(self.terms) == 1:
-            m, c = self.terms[0]
-            if c == 1 and len(m) == 1 and isinstance(m[0], Sym):
-                return m[0]
+        d = self._d
+        if len(d) == 1:
+            for m, c in d.items():
+                if c == 1 and len(m) == 1 and isinstance(m[0], Sym):
+                    return m[0]
         return None
 
     def positive_trivially(self) -> bool:
         """True when the expression is >= 1 for every assignment of symbols >= 1, by inspection."""
-        for m, c in self.terms:
+        total = 0
+        for m, c in self._d.items():
             if m and (c < 0 or not all(isinstance(a, Sym) and not a.opaque for a in m)):
                 return False
-        return sum(c for _, c in self.terms) >= 1
+            total += c
+        return total >= 1
 
     # -- arithmetic ----------------------------------------------------
     def __add__(self, other: ExprLike) -> Expr:
-        o = as_expr(other)
-        if not o.terms:
+        if isinstance(other, int):
+            if other == 0:
+                return self
+            d = dict(self._d)
+            v = d.get((), 0) + other
+            if v:
+                d[()] = v
+            else:
+                del d[()]
+            return Expr(d, True)
+        if not other._d:
             return self
-        if not self.terms:
-            return o
-        d = dict(self.terms)
-        for m, c in o.terms:
-            d[m] = d.get(m, 0) + c
-        return Expr(d)
+        if not self._d:
+            return other
+        d = dict(self._d)
+        for m, c in other._d.items():
+            v = d.get(m, 0) + c
+            if v:
+                d[m] = v
+            else:
+                del d[m]
+        return Expr(d, True)
 
     __radd__ = __add__
 
     def __neg__(self) -> Expr:
-        return Expr({m: -c for m, c in self.terms})
+        return Expr({m: -c for m, c in self._d.items()}, True)
 
     def __sub__(self, other: ExprLike) -> Expr:
-        return self + (-as_expr(other))
+        if isinstance(other, int):
+            return self + (-other)
+        if not other._d:
+            return self
+        d = dict(self._d)
+        for m, c in other._d.items():
+            v = d.get(m, 0) - c
+            if v:
+                d[m] = v
+            else:
+                del d[m]
+        return Expr(d, True)
 
     def __rsub__(self, other: ExprLike) -> Expr:
         return as_expr(other) - self
@@ -348,15 +418,15 @@ class Expr:
                 return ZERO
             if other == 1:
                 return self
-            return Expr({m: c * other for m, c in self.terms})
+            return Expr({m: c * other for m, c in self._d.items()}, True)
         o = other
         if o.is_const:
             return self * o.value
         if self.is_const:
             return o * self.value
         d: dict[Mono, int] = {}
-        for m1, c1 in self.terms:
-            for m2, c2 in o.terms:
+        for m1, c1 in self._d.items():
+            for m2, c2 in o._d.items():
                 m = _mono_mul(m1, m2)
                 d[m] = d.get(m, 0) + c1 * c2
         return Expr(d)
@@ -395,9 +465,17 @@ class Expr:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, int):
             return self.is_const and self.value == other
-        return isinstance(other, Expr) and self._hash == other._hash and self.key == other.key
+        if not isinstance(other, Expr):
+            return False
+        if self is other:
+            return True
+        if self._hash is not None and other._hash is not None and self._hash != other._hash:
+            return False
+        return self._d == other._d
 
     def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._d.items()))
         return self._hash
 
     # -- substitution / evaluation ------------------------------------
@@ -446,21 +524,23 @@ class Expr:
         return f"Expr({self})"
 
     def __str__(self) -> str:
-        from graphcheck.exprfmt import format_expr
+        if self._str is None:
+            from graphcheck.exprfmt import format_expr
 
-        return format_expr(self)
+            self._str = format_expr(self)
+        return self._str
 
 
-ZERO = Expr({})
-ONE = Expr({(): 1})
-_SMALL = {i: Expr({(): i}) for i in range(-4, 65)}
+ZERO = Expr({}, True)
+ONE = Expr({(): 1}, True)
+_SMALL = {i: Expr({(): i}, True) if i else ZERO for i in range(-4, 257)}
 
 
 def const(v: int) -> Expr:
     if not isinstance(v, int) or isinstance(v, bool):
         raise TypeError(f"dimension constants are integers, got {v!r}")
     e = _SMALL.get(v)
-    return e if e is not None else Expr({(): v})
+    return e if e is not None else Expr({(): v}, True)
 
 
 def sym(name: str, kind: str = "input", origin: str = "") -> Expr:
@@ -487,16 +567,16 @@ def floordiv(e: ExprLike, d: int) -> Expr:
     # Move out every multiple of d: floor((d*q + r)/d) = q + floor(r/d) for integer-valued q.
     quot: dict[Mono, int] = {}
     rem: dict[Mono, int] = {}
-    for m, c in e.terms:
+    for m, c in e._d.items():
         q, r = divmod(c, d)
         if q:
             quot[m] = q
         if r:
             rem[m] = r
-    outside = Expr(quot)
+    outside = Expr(quot, True)
     if not rem:
         return outside
-    r_expr = Expr(rem)
+    r_expr = Expr(rem, True)
     if r_expr.is_const:  # 0 <= r < d
         return outside
     # Common factor: floor(g*x / (g*d')) = floor(x / d').

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Union
@@ -76,9 +77,15 @@ class Requirement:
     op: str
     order: int
     what: str
-    formula: str = ""
+    formula_src: str | Callable[[], str] = ""  # text, or a function making it (formatting is done lazily)
     value: Expr | None = None  # the size whose ">= 1" this is, when it is one
     fix: str = ""
+
+    @property
+    def formula(self) -> str:
+        """The op's formula with the numbers filled in, e.g. ``floor((L - 6 - 3) / 2) + 1``."""
+        f = self.formula_src
+        return f if isinstance(f, str) else f()
 
     @property
     def decidable(self) -> bool:

@@ -24,7 +24,7 @@ from graphcheck.ir import AttrValue, DimSpec, Function, Graph, Node, SubGraph, T
 __all__ = ["load", "load_bytes", "from_proto"]
 
 SMALL_TENSOR = 4096  # element count up to which int32/int64 constants (shapes, indices) are decoded
-SMALL_OTHER = 64  # element count up to which other constants (scales, pad values, bools) are decoded
+SMALL_OTHER = 8  # element count up to which other constants (scales, pad values, bools) are decoded
 _INT_TYPES = {2, 3, 4, 5, 6, 7, 9, 12, 13}  # uint8 int8 uint16 int16 int32 int64 bool uint32 uint64
 _FLOAT_TYPES = {1, 10, 11, 16}  # float, float16, double, bfloat16
 _SHAPE_INT_TYPES = {6, 7}

@@ -175,7 +175,7 @@ class OpContext:
         cond: Cond,
         code: str,
         what: str,
-        formula: str = "",
+        formula: str | Callable[[], str] = "",
         value: Expr | None = None,
         fix: str = "",
     ) -> None:

@@ -118,7 +118,7 @@ class Report:
         return out
 
     # -- per size -----------------------------------------------------------------
-    def _env(self, sizes: Mapping[str, int]) -> tuple[dict[Sym, int], bool]:
+    def _env(self, sizes: Mapping[str, int]) -> tuple[dict[Sym, int], bool, list[str]]:
         """Map user keys (symbol names or input:axis) to symbols; False if a fixed dim is contradicted."""
         env: dict[Sym, int] = {}
         consistent = True
@@ -138,24 +138,27 @@ class Report:
             consistent = False
         free = set(self.solution.free) - {s for r in self.analysis.requirements for s in r.cond.symbols()}
         missing = [s for s in self.analysis.symbols if s not in env]
+        defaulted = []
         for s in missing:
             if s in free:
                 env[s] = 1
+                defaulted.append(s.name)
         still = [s.name for s in self.analysis.symbols if s not in env]
         if still:
             raise UsageError(f"give a size for {', '.join(still)} (the answer depends on it)")
-        return env, consistent
+        return env, consistent, defaulted
 
     def accepts(self, sizes: Mapping[str, int]) -> bool | None:
         """Exact: True/False; None only when the analysis is incomplete and nothing proven fails."""
-        env, consistent = self._env(sizes)
+        env, consistent, _ = self._env(sizes)
         if not consistent:
             return False
         return evaluate(self.analysis, env).ok
 
     def at(self, sizes: Mapping[str, int]) -> Evaluation:
-        env, consistent = self._env(sizes)
+        env, consistent, defaulted = self._env(sizes)
         ev = evaluate(self.analysis, env)
+        ev.defaulted = defaulted
         if not consistent:
             ev.ok = False
         return ev

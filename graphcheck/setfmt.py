@@ -48,7 +48,8 @@ def describe_set(s: IntSet, name: str) -> str:
         return "no valid size"
     if s.is_full():
         return f"{name} >= 1"
-    if s.is_finite_small(FINITE_LIST_LIMIT):
+    runs_long = s.period == 1 and any(hi - lo >= 2 for lo, hi in s.classes[0])
+    if s.is_finite_small(FINITE_LIST_LIMIT) and not runs_long:
         vals = s.elements(FINITE_LIST_LIMIT)
         return f"{name} = {vals[0]}" if len(vals) == 1 else f"{name} in {{{', '.join(map(str, vals))}}}"
     p = s.period

@@ -62,16 +62,19 @@ def broadcast_dim(ctx: OpContext, dims: Sequence[Expr], axis: int, code: str = "
 
 
 def window_formula(in_: Expr, pads: int, span: int, stride: int, ceil: bool = False) -> str:
-    """``floor((L + 2 - 6 - 1) / 2) + 1`` with the zero terms left out."""
+    """The spec's ``floor((in + pads - dilation*(kernel-1) - 1) / stride) + 1`` with the numbers in.
+
+    ``span`` is ``dilation*(kernel-1) + 1``; zero terms are left out and stride 1 is simplified.
+    """
     parts = [str(in_) if len(in_.terms) <= 1 else f"({in_})"]
     if pads:
         parts.append(f"+ {pads}")
-    parts.append(f"- {span}")
-    num = " ".join(parts)
+    if span > 1:
+        parts.append(f"- {span - 1}")
     if stride == 1:
-        return num + " + 1" if span != 1 else str(in_)
+        return " ".join(parts)
     fn = "ceil" if ceil else "floor"
-    return f"{fn}(({num}) / {stride}) + 1"
+    return f"{fn}(({' '.join(parts)} - 1) / {stride}) + 1"
 
 
 def spatial_name(i: int, n: int) -> str:

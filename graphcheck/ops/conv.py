@@ -15,6 +15,9 @@ explicit pads, and size SAME padding from the undilated kernel when pooling with
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from graphcheck.cond import FALSE, eq, ge
 from graphcheck.expr import Expr, ceildiv, const, emax, emin, floordiv
 from graphcheck.facts import Fact
@@ -66,19 +69,19 @@ def _window(
         span = d * (k - 1) + 1
         if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             o = ceildiv(in_, s)
-            formula = f"ceil({in_} / {s})"
+            formula: str | Callable[[], str] = lambda in_=in_, s=s: f"ceil({in_} / {s})"
             if pool and ort and d != 1:
                 # onnxruntime sizes the SAME padding from the undilated kernel, then applies the
                 # dilated window: trunc(((ceil(in/s) - 1)*s + kernel - span) / s) + 1.
                 o = _trunc_div((o - 1) * s + k - span, s) + 1
-                formula += "  (onnxruntime: padding sized from the undilated kernel)"
+                formula = lambda in_=in_, s=s: f"ceil({in_} / {s})  (onnxruntime: padding sized from the undilated kernel)"
         elif auto_pad == "VALID" and not (pool and ort):
             if ceil_mode and pool:
                 o = ceildiv(in_ - span + 1, s)
-                formula = f"ceil(({in_} - {span} + 1) / {s})"
+                formula = lambda in_=in_, s=s, span=span: f"ceil(({in_} - {span} + 1) / {s})"
             else:
                 o = floordiv(in_ - span, s) + 1
-                formula = window_formula(in_, 0, span, s)
+                formula = partial(window_formula, in_, 0, span, s)
         else:
             if auto_pad not in ("NOTSET", "VALID", ""):
                 raise Invalid(f"unknown auto_pad {auto_pad!r}")
@@ -88,13 +91,13 @@ def _window(
                 o = ceildiv(num, s) + 1
                 if s + pe > span:  # only then can the last window start in the right padding
                     o = emin(o, floordiv(in_ + pb - 1, s) + 1)
-                formula = window_formula(in_, pb + pe, span, s, ceil=True)
+                formula = partial(window_formula, in_, pb + pe, span, s, ceil=True)
             elif pool and ort:
                 o = _trunc_div(num, s) + 1
-                formula = window_formula(in_, pb + pe, span, s) + "  (onnxruntime: trunc instead of floor)"
+                formula = lambda a=(in_, pb + pe, span, s): window_formula(*a) + "  (onnxruntime: trunc instead of floor)"
             else:
                 o = floordiv(num, s) + 1
-                formula = window_formula(in_, pb + pe, span, s)
+                formula = partial(window_formula, in_, pb + pe, span, s)
         name = spatial_name(i, n)
         what = f"{name} (axis {i + 2})"
         ctx.require(
@@ -141,14 +144,14 @@ def conv(ctx: OpContext) -> list[Fact]:
         eq(x[1], w[1] * group),
         "GC010",
         "input channels (axis 1)",
-        formula=f"{x[1]} must equal weight channels {w[1]} x group {group}",
+        formula=lambda: f"{x[1]} must equal weight channels {w[1]} x group {group}",
         fix="feed the layer as many channels as its weights expect (channels-first, NCHW)",
     )
     if ctx.has(2):
         b = ctx.shape(2)
         if len(b) != 1:
             raise Invalid(f"bias must be 1-D, got rank {len(b)}")
-        ctx.require(eq(b[0], w[0]), "GC010", "bias size", formula=f"{b[0]} must equal output channels {w[0]}")
+        ctx.require(eq(b[0], w[0]), "GC010", "bias size", formula=lambda: f"{b[0]} must equal output channels {w[0]}")
     dil = per_axis(ctx, "dilations", n, 1)
     if ctx.semantics == "ort" and ctx.attr_str("auto_pad", "NOTSET").startswith("SAME") and any(d != 1 for d in dil):
         ctx.require(

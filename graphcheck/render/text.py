@@ -43,7 +43,7 @@ def render_check(report: Report, evaluation: Evaluation | None = None, show_all:
 
 
 def render_at_summary(ev: Evaluation) -> list[str]:
-    sizes = ", ".join(f"{k}={v}" for k, v in ev.sizes.items()) or "the declared shapes"
+    sizes = ev.sizes_text()
     if ev.ok is True:
         outs = ", ".join(f"{k}{_dims([str(x) for x in v]) if v is not None else '[?]'}" for k, v in ev.outputs.items())
         return [f"  at {sizes}: ok  ({outs})"]
@@ -75,7 +75,7 @@ def _failure_detail(ev: Evaluation) -> str:
 
 
 def render_explain(report: Report, ev: Evaluation) -> str:
-    sizes = ", ".join(f"{k}={v}" for k, v in ev.sizes.items()) or "the declared shapes"
+    sizes = ev.sizes_text()
     lines = [f"{report.name} at {sizes}"]
     rows = []
     first = ev.first_failure
