@@ -74,6 +74,11 @@ def tensor_fact(t: TensorData) -> Fact:
 _ADDR = re.compile(r"^(?P<input>.+):(?P<axis>-?\d+)$")
 
 
+def _shape_like(f: Fact) -> bool:
+    """A 0-D/1-D int32/int64 tensor: a shape, axes or index list rather than data."""
+    return f.dtype in (6, 7) and f.shape is not None and len(f.shape) <= 1
+
+
 def parse_dims(items: list[str]) -> dict[str, int | str]:
     """``["signal:1=L", "N=1"]`` -> ``{"signal:1": "L", "N": 1}`` (CLI --dim / --at syntax)."""
     out: dict[str, int | str] = {}
@@ -223,8 +228,8 @@ def analyze(
                 continue
             f = outs[i] if i < len(outs) else UNKNOWN
             facts[out_name] = f
-            if f.shape is None:
-                continue
+            if f.shape is None or f.value is not None or _shape_like(f):
+                continue  # computed shape/index tensors may legitimately be empty
             for axis, d in enumerate(f.shape):
                 if d.positive_trivially() or d.has_opaque():
                     continue

@@ -19,7 +19,8 @@ from graphcheck.diagnostics import (
 from graphcheck.errors import UsageError
 from graphcheck.evaluate import Evaluation, evaluate
 from graphcheck.expr import Sym
-from graphcheck.infer import Analysis
+from graphcheck.facts import Note
+from graphcheck.infer import INCOMPLETE_CODES, Analysis
 from graphcheck.intset import MAXDIM, IntSet
 from graphcheck.solve import Solution, solve
 
@@ -76,10 +77,11 @@ class Report:
         return text
 
     @property
-    def first_unknown(self) -> Diagnostic | None:
-        for d in self.diagnostics:
-            if d.code in ("GC101", "GC102", "GC103", "GC901"):
-                return d
+    def first_unknown(self) -> Note | None:
+        """The first node the analysis could not follow."""
+        for n in sorted(self.analysis.notes, key=lambda n: n.order):
+            if n.code in INCOMPLETE_CODES:
+                return n
         return None
 
     @property
@@ -208,7 +210,7 @@ class Report:
         return report_dict(self)
 
 
-_DEVIATING_OPS = {"MaxPool", "AveragePool", "LpPool", "Conv"}
+_DEVIATING_OPS = {"MaxPool", "AveragePool", "LpPool", "Conv", "PRelu"}
 
 
 def _may_deviate(analysis: Analysis) -> bool:

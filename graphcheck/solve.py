@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from graphcheck.cond import FALSE, TRUE, AllOf, Cond, Eq, Ge, all_of, ge
 from graphcheck.errors import TooComplex
 from graphcheck.expr import Expr, Mono, Sym, as_expr
+
 from graphcheck.intset import MAXDIM, IntSet
 from graphcheck.usolve import _first, cond_set
 
@@ -378,9 +379,12 @@ def _unit_linear(e: Expr, t: Sym) -> Expr | None:
 def _upper_bound(conds: list[Cond], v: Sym, syms: tuple[Sym, ...], lows: Mapping[Sym, int]) -> int | None:
     """A proven upper bound on ``v`` from a condition monotone in every symbol.
 
-    ``lows`` holds proven lower bounds of the other symbols (from their own conditions).
+    ``lows`` holds proven lower bounds of the symbols (from their own conditions). Each
+    symbol is shifted to start at its lower bound first (``s = t + low - 1``, ``t >= 1``), so
+    that sizes like ``floor((H - 4)/4)``, negative only below ``H = 4``, count as non-negative.
     """
-    ones = {s: lows.get(s, 1) for s in syms if s != v}
+    shift = {s: Expr._atom(s) + (lows.get(s, 1) - 1) for s in syms if lows.get(s, 1) > 1}
+    ones = {s: 1 for s in syms if s != v}
     best: int | None = None
     for c in conds:
         cands: list[Expr] = []
@@ -389,15 +393,18 @@ def _upper_bound(conds: list[Cond], v: Sym, syms: tuple[Sym, ...], lows: Mapping
         elif isinstance(c, Ge):
             cands = [-c.expr]
         for e in cands:
-            # e nondecreasing in every symbol and e <= 0 is required  =>  e(v, 1, ..., 1) <= 0
-            if v not in e.symbols() or not e.nondecreasing():
+            # e nondecreasing in every (shifted) symbol and e <= 0 is required  =>  e(v, low, ..., low) <= 0
+            if v not in e.symbols():
                 continue
-            at_ones = e.subs(ones)
+            shifted = e.subs(shift) if shift else e
+            if not shifted.nondecreasing():
+                continue
+            at_ones = shifted.subs(ones)
             if at_ones.symbols() != {v}:
                 continue
             _, fn = at_ones.compiled()
             first_pos = _first(lambda x: fn(x) >= 1, 1, MAXDIM)
-            ub = first_pos - 1
+            ub = first_pos - 1 + lows.get(v, 1) - 1
             if best is None or ub < best:
                 best = ub
     return best

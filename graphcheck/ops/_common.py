@@ -44,20 +44,19 @@ def broadcast_dim(ctx: OpContext, dims: Sequence[Expr], axis: int, code: str = "
         )
         return consts[0]
     target: Expr = consts[0] if consts else emax(*distinct)
-    for d in distinct:
-        if d is target:
-            continue
-        if consts:
-            cond = any_of([eq(d, target), eq(d, 1)])
-        else:
-            cond = any_of([eq(d, o) for o in distinct if o is not d] + [eq(d, 1)])
-        ctx.require(
-            cond,
-            code,
-            f"broadcast on axis {axis} (from the right)",
-            formula=f"{d} must equal {target} or be 1",
-            fix="make the two operands' sizes match on this axis, or make one of them 1",
-        )
+    # Every pair of sizes must be equal, or one of the two must be 1.
+    for i, d in enumerate(distinct):
+        others = [target] if consts else distinct[i + 1 :]
+        for o in others:
+            if o is d:
+                continue
+            ctx.require(
+                any_of([eq(d, o), eq(d, 1), eq(o, 1)]),
+                code,
+                f"broadcast on axis {axis} (from the right)",
+                formula=lambda d=d, o=o: f"{d} and {o} must be equal, or one of them 1",
+                fix="make the two operands' sizes match on this axis, or make one of them 1",
+            )
     return target
 
 

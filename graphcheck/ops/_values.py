@@ -122,6 +122,16 @@ def sign_ge0(d: Expr) -> bool | None:
         return True
     if (-d - 1).nonneg():
         return False
+    if d.has_opaque():
+        return None
+    # monotone in every size: the extreme is at all sizes 1
+    up = d.nondecreasing()
+    if up or (-d).nondecreasing():
+        at_one = d.evaluate({s: 1 for s in d.symbols()})
+        if up and at_one >= 0:
+            return True
+        if not up and at_one < 0:
+            return False
     return None
 
 
@@ -144,7 +154,7 @@ def fit_int(e: Expr, dtype: int) -> Expr | None:
     """``e`` if it is in range for integer type ``dtype`` (constants checked, symbolic only in wide types)."""
     rng = INT_RANGES.get(dtype)
     if rng is None:
-        return e if dtype == 0 else None
+        return e if dtype == 0 else None  # unknown element type: integer values pass unchecked
     if e.is_const:
         return e if rng[0] <= e.value <= rng[1] else None
     if dtype not in WIDE_INTS:
@@ -164,10 +174,12 @@ def fit(v: Val | None, dtype: int) -> Val | None:
         return None if e is None else fit_int(e, dtype)
     if k == "float":
         if isinstance(v, Expr):
-            if v.is_const and not fits_float(Fraction(v.value), dtype):
-                return None
-            return v
+            if v.is_const:
+                return v if fits_float(Fraction(v.value), dtype) else None
+            return None if dtype in (FLOAT16, BFLOAT16) else v  # half formats hold few integers
         return v if fits_float(v, dtype) else None
+    if dtype == 0 and isinstance(v, Expr):
+        return v  # unknown element type: only integer results that int and float arithmetic agree on
     return None
 
 
@@ -181,8 +193,8 @@ def trunc_div(a: Expr, b: Expr) -> Expr | None:
         if k == 0:
             return None
         if a.is_const:
-            q = abs(a.value) // abs(k)
-            return const(q if (a.value >= 0) == (k > 0) else -q)
+            n = abs(a.value) // abs(k)
+            return const(n if (a.value >= 0) == (k > 0) else -n)
         if k < 0:
             inner = trunc_div(a, const(-k))
             return None if inner is None else -inner
@@ -260,7 +272,8 @@ def vmax(a: Val, b: Val) -> Val | None:
         return None
     x, y = pair
     if isinstance(x, Expr) and isinstance(y, Expr):
-        return emax(x, y)
+        s = sign_ge0(x - y)
+        return x if s else y if s is False else emax(x, y)
     _, gt = compare(a, b)
     if gt is None:
         return None
@@ -273,7 +286,8 @@ def vmin(a: Val, b: Val) -> Val | None:
         return None
     x, y = pair
     if isinstance(x, Expr) and isinstance(y, Expr):
-        return emin(x, y)
+        s = sign_ge0(x - y)
+        return y if s else x if s is False else emin(x, y)
     _, gt = compare(a, b)
     if gt is None:
         return None
@@ -306,6 +320,11 @@ def arith(op: str, dtype: int, fmod: int = 0) -> BinOp:
         return fit(r, dtype)
 
     def div(a: Val, b: Val) -> Val | None:
+        if not k:  # unknown element type: only quotients that are exact either way
+            ea, eb = as_int_expr(a), as_int_expr(b)
+            if ea is None or eb is None or not (eb.is_const or eb.positive_trivially()) or eb == 0:
+                return None
+            return ea.exact_div(eb)
         if k == "int":
             ea, eb = as_int_expr(a), as_int_expr(b)
             if ea is None or eb is None:
@@ -354,6 +373,8 @@ def arith(op: str, dtype: int, fmod: int = 0) -> BinOp:
         if nb is None or not nb.is_const:
             return None
         n = nb.value
+        if n > 64:
+            return None
         ea = as_int_expr(a)
         if ea is not None and n >= 0 and (ea.is_const or n <= 8):
             if ea.is_const and ea.value.bit_length() * n > 256:
@@ -474,67 +495,92 @@ def float_sum_exact(vals: Sequence[Fraction], dtype: int) -> bool:
 def fold_sum(vals: Sequence[Val], dtype: int, square: bool = False, absolute: bool = False) -> Val | None:
     """The exact sum (of squares / absolute values) of ``vals`` as the runtime computes it, or None."""
     k = kind(dtype)
-    terms: list[Val] = []
-    for v in vals:
-        e = as_int_expr(v)
-        if e is not None:
-            if absolute:
-                e = e if sign_ge0(e) else emax(e, -e)
-            terms.append(e * e if square else e)
-        else:
-            f = as_frac(v)
-            assert f is not None
-            if absolute:
-                f = abs(f)
-            terms.append(f * f if square else f)
-    if k == "int" or all(isinstance(t, Expr) and not t.is_const for t in terms):
-        if not all(isinstance(t, Expr) for t in terms):
-            return None
+    ints = [as_int_expr(v) for v in vals]
+    if all(e is not None for e in ints):
         total = ZERO
-        for t in terms:
-            assert isinstance(t, Expr)
+        consts: list[Fraction] = []
+        for e in ints:
+            assert e is not None
+            if absolute and not sign_ge0(e):
+                e = emax(e, -e)
+            t = e * e if square else e
             total = total + t
+            if t.is_const:
+                consts.append(Fraction(t.value))
+        if k == "float" and total.is_const and not float_sum_exact(consts, dtype):
+            return None
         return fit(total, dtype)
     if k != "float":
         return None
     fr: list[Fraction] = []
-    sym_total = ZERO
-    for t in terms:
-        if isinstance(t, Expr) and not t.is_const:
-            sym_total = sym_total + t
-        else:
-            f = as_frac(t)
-            assert f is not None
-            fr.append(f)
-    if sym_total != ZERO:
-        if not all(f.denominator == 1 for f in fr):
+    for v in vals:
+        f = as_frac(v)
+        if f is None:
             return None
-        return fit(sym_total + sum(int(f) for f in fr), dtype)
-    if square and not all(fits_float(f, dtype) for f in fr):
-        return None
+        if absolute:
+            f = abs(f)
+        if square:
+            f = f * f
+            if not fits_float(f, dtype):
+                return None
+        fr.append(f)
     if not float_sum_exact(fr, dtype):
         return None
     return fit(sum(fr, Fraction(0)), dtype)
 
 
+def float_prod_exact(vals: Sequence[Fraction], dtype: int) -> bool:
+    """True when every partial product, in any order, is exactly representable."""
+    fmt = FLOAT_FORMATS.get(dtype)
+    if fmt is None:
+        return False
+    p, emin_, emax_ = fmt
+    mant, hi, lo = 1, 0, 0
+    for v in vals:
+        if v == 0:
+            continue
+        low = _two_adic(v)
+        if low is None:
+            return False
+        odd = abs(v) / Fraction(2) ** low
+        assert odd.denominator == 1
+        m = odd.numerator
+        mant *= m
+        top = low + m.bit_length() - 1  # 2**top <= |v| < 2**(top + 1)
+        hi += max(0, top + 1)
+        lo += min(0, low)
+    return mant.bit_length() <= p and hi <= emax_ + 1 and lo >= emin_ - p + 1
+
+
 def fold_prod(vals: Sequence[Val], dtype: int) -> Val | None:
+    """The exact product of ``vals`` as the runtime computes it, or None."""
     k = kind(dtype)
     ints = [as_int_expr(v) for v in vals]
     if all(e is not None for e in ints):
         total = ONE
+        consts: list[Fraction] = []
         for e in ints:
             assert e is not None
             total = total * e
-        if k == "float" and total.is_const:
-            # every partial product is a whole number no larger than the total's magnitude bound
-            bound = 1
-            for e in ints:
-                assert e is not None
-                bound *= abs(e.value) if e.is_const else 0
-            if bound and bound > 2 ** FLOAT_FORMATS[dtype][0]:
-                return None
+            if e.is_const:
+                consts.append(Fraction(e.value))
+        if k == "float" and len(consts) == len(ints) and not float_prod_exact(consts, dtype):
+            return None
         return fit(total, dtype)
-    return None
+    if k != "float":
+        return None
+    fr: list[Fraction] = []
+    for v in vals:
+        f = as_frac(v)
+        if f is None:
+            return None
+        fr.append(f)
+    if not float_prod_exact(fr, dtype):
+        return None
+    total_f = Fraction(1)
+    for f in fr:
+        total_f *= f
+    return fit(total_f, dtype)
 
 
 def fold(fn: BinOp, vals: Sequence[Val]) -> Val | None:
@@ -587,7 +633,10 @@ def bindex(out: Sequence[int], shape: Sequence[int]) -> list[int]:
 
 
 def broadcast_values(
-    out_shape: Sequence[Expr], facts: Sequence[Fact], fn: Callable[..., Val | None], shapes: Sequence[Sequence[int]] | None = None
+    out_shape: Sequence[Expr],
+    facts: Sequence[Fact],
+    fn: Callable[..., Val | None],
+    shapes: Sequence[Sequence[int]] | None = None,
 ) -> tuple[Val, ...] | None:
     """Apply ``fn`` element-wise over broadcast inputs; None unless every input value and result is known.
 
