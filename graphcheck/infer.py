@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import re
 from collections.abc import Callable, Mapping
@@ -165,7 +166,24 @@ def analyze(
     """Run every op rule over the graph and collect the conditions on input sizes.
 
     ``progress(done, total)`` is called every 500 nodes and at the end, for long graphs.
+    The cyclic garbage collector is paused meanwhile: the walk allocates many small acyclic
+    objects, and collecting them repeatedly made the cost grow faster than the node count.
     """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _analyze(graph, dims, semantics, progress)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _analyze(
+    graph: Graph,
+    dims: Mapping[str, int | str] | None,
+    semantics: str,
+    progress: Callable[[int, int], None] | None,
+) -> Analysis:
     _ensure_loaded()
     dims = dict(dims or {})
     graph = inline_functions(graph)
@@ -183,6 +201,7 @@ def analyze(
     requirements: list[Requirement] = []
     notes: list[Note] = []
     seen: set[Cond] = set()
+    checked_dims: set[Expr] = set()  # sizes whose ">= 1" is already required or trivially true
     order = graph.topo_order()
     opset = graph.opset
     total = len(order)
@@ -220,9 +239,10 @@ def analyze(
             except Exception as exc:  # a bug in a rule must not take the analysis down
                 ctx.note("GC901", f"internal error in the {node.op_type} rule: {type(exc).__name__}: {exc}")
                 outs = []
-        kept = [r for r in ctx.requirements if r.cond not in seen]
-        seen.update(r.cond for r in kept)
-        ctx.requirements = kept
+        if ctx.requirements:
+            kept = [r for r in ctx.requirements if r.cond not in seen]
+            seen.update(r.cond for r in kept)
+            ctx.requirements = kept
         for i, out_name in enumerate(node.outputs):
             if not out_name:
                 continue
@@ -231,6 +251,9 @@ def analyze(
             if f.shape is None or f.value is not None or _shape_like(f):
                 continue  # computed shape/index tensors may legitimately be empty
             for axis, d in enumerate(f.shape):
+                if d in checked_dims:
+                    continue
+                checked_dims.add(d)
                 if d.positive_trivially() or d.has_opaque():
                     continue
                 cond = ge(d, 1)
@@ -238,8 +261,10 @@ def analyze(
                     continue
                 seen.add(cond)
                 ctx.require(cond, ctx.dim_code, f"output {i} axis {axis}", value=d, fix=ctx.dim_fix)
-        requirements.extend(ctx.requirements)
-        notes.extend(ctx.notes)
+        if ctx.requirements:
+            requirements.extend(ctx.requirements)
+        if ctx.notes:
+            notes.extend(ctx.notes)
     if progress is not None:
         progress(total, total)
     return Analysis(

@@ -108,6 +108,16 @@ class Graph:
     def opset(self) -> int:
         return self.opsets.get("", self.opsets.get("ai.onnx", 0))
 
+    def _file_order_is_topological(self) -> bool:
+        produced: set[str] = {vi.name for vi in self.inputs} | set(self.initializers)
+        later: set[str] = {o for n in self.nodes for o in n.outputs if o}
+        for n in self.nodes:
+            for i in n.inputs:
+                if i and i not in produced and i in later:
+                    return False
+            produced.update(n.outputs)
+        return True
+
     def dag(self) -> nx.DiGraph:
         """Nodes (by index) with an edge from each producer to each consumer of its outputs."""
         g = nx.DiGraph()
@@ -125,7 +135,13 @@ class Graph:
         return g
 
     def topo_order(self) -> list[Node]:
-        """Nodes in a topological order, ties broken by file order (stable, so reports are)."""
+        """Nodes in a topological order, ties broken by file order (stable, so reports are).
+
+        ONNX requires nodes to be stored topologically sorted, so the file order is checked in
+        one pass and used when valid; otherwise the networkx DAG is sorted.
+        """
+        if self._file_order_is_topological():
+            return list(self.nodes)
         g = self.dag()
         by_index = {n.index: n for n in self.nodes}
         try:

@@ -9,6 +9,7 @@ length, never parsed, copied or even paged in. External data is never read.
 
 from __future__ import annotations
 
+import gc
 import mmap
 import os
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from graphcheck.ir import AttrValue, DimSpec, Function, Graph, Node, SubGraph, T
 __all__ = ["load", "load_bytes", "from_proto"]
 
 SMALL_TENSOR = 4096  # element count up to which int32/int64 constants (shapes, indices) are decoded
+PARSE_WHOLE = 1 << 16  # tensor messages up to this many bytes are parsed by onnx's C parser
 SMALL_OTHER = 8  # element count up to which other constants (scales, pad values, bools) are decoded
 _INT_TYPES = {2, 3, 4, 5, 6, 7, 9, 12, 13}  # uint8 int8 uint16 int16 int32 int64 bool uint32 uint64
 _FLOAT_TYPES = {1, 10, 11, 16}  # float, float16, double, bfloat16
@@ -69,6 +71,8 @@ def load(model: str | os.PathLike[str] | bytes | onnx.ModelProto) -> Graph:
 
 
 def load_bytes(buf: memoryview, source: str) -> Graph:
+    paused = gc.isenabled()
+    gc.disable()  # many small acyclic objects: repeated collections cost more than they free
     try:
         return _Scanner(buf, source).model()
     except ModelLoadError as exc:
@@ -76,6 +80,9 @@ def load_bytes(buf: memoryview, source: str) -> Graph:
         raise ModelLoadError(msg if msg.startswith(source) else f"{source}: not a valid ONNX model ({msg})") from None
     except Exception as exc:  # protobuf's DecodeError, RecursionError on hostile nesting, ...
         raise ModelLoadError(f"{source}: not a valid ONNX model ({_short(exc)})") from None
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _short(exc: BaseException) -> str:
@@ -218,7 +225,13 @@ class _Scanner:
         return Graph(name, inputs, outputs, inits, nodes, {}, value_info)
 
     def tensor(self, pos: int, end: int) -> TensorData:
-        """Read a TensorProto's header; decode values only for small in-file tensors."""
+        """Read a TensorProto's header; decode values only for small in-file tensors.
+
+        A small message is handed to onnx's C parser whole (copying a few KB is cheaper than
+        scanning it in Python); a large one has its header scanned here and its payload skipped.
+        """
+        if end - pos <= PARSE_WHOLE:
+            return _tensor_from_proto(onnx.TensorProto.FromString(self.buf[pos:end]))
         buf = self.buf
         dims: list[int] = []
         elem_type = 0
@@ -284,7 +297,7 @@ def _graph_from_proto(gp: onnx.GraphProto) -> Graph:
 
 
 def _tensor_from_proto(t: onnx.TensorProto) -> TensorData:
-    dims = tuple(int(d) for d in t.dims)
+    dims = tuple(t.dims)
     numel = 1
     for d in dims:
         numel *= max(d, 0)
@@ -343,9 +356,9 @@ def _attr(a: onnx.AttributeProto) -> AttrValue:
     if t == A.STRING:
         return a.s.decode("utf-8", errors="replace")
     if t == A.INTS:
-        return tuple(int(x) for x in a.ints)
+        return tuple(a.ints)
     if t == A.FLOATS:
-        return tuple(float(x) for x in a.floats)
+        return tuple(a.floats)
     if t == A.STRINGS:
         return tuple(x.decode("utf-8", errors="replace") for x in a.strings)
     if t == A.TENSOR:

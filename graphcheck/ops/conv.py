@@ -140,18 +140,21 @@ def conv(ctx: OpContext) -> list[Fact]:
         kernel = tuple(v for v in kc if v is not None)
     if len(kernel) != n:
         raise Invalid(f"kernel_shape has {len(kernel)} values for {n} spatial axes")
-    ctx.require(
-        eq(x[1], w[1] * group),
-        "GC010",
-        "input channels (axis 1)",
-        formula=lambda: f"{x[1]} must equal weight channels {w[1]} x group {group}",
-        fix="feed the layer as many channels as its weights expect (channels-first, NCHW)",
-    )
+    if not (x[1] == w[1] and group == 1):  # the common case needs no condition
+        ctx.require(
+            eq(x[1], w[1] * group),
+            "GC010",
+            "input channels (axis 1)",
+            formula=lambda: f"{x[1]} must equal weight channels {w[1]} x group {group}",
+            fix="feed the layer as many channels as its weights expect (channels-first, NCHW)",
+        )
     if ctx.has(2):
         b = ctx.shape(2)
         if len(b) != 1:
             raise Invalid(f"bias must be 1-D, got rank {len(b)}")
-        ctx.require(eq(b[0], w[0]), "GC010", "bias size", formula=lambda: f"{b[0]} must equal output channels {w[0]}")
+        if b[0] != w[0]:
+            ctx.require(eq(b[0], w[0]), "GC010", "bias size",
+                        formula=lambda: f"{b[0]} must equal output channels {w[0]}")
     dil = per_axis(ctx, "dilations", n, 1)
     if ctx.semantics == "ort" and ctx.attr_str("auto_pad", "NOTSET").startswith("SAME") and any(d != 1 for d in dil):
         ctx.require(
