@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -32,7 +32,7 @@ class Format(str, Enum):
 
 
 DimOpt = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option(
         "--dim",
         help="Fix or rename a size: N=1 fixes symbol N; signal:1=L makes axis 1 of input 'signal' the symbol L.",
@@ -40,9 +40,10 @@ DimOpt = Annotated[
     ),
 ]
 AtOpt = Annotated[
-    Optional[list[str]],
-    typer.Option("--at", help="Check one size: L=5 (symbol name or input:axis). Repeat for several sizes.",
-                 metavar="NAME=INT"),
+    list[str] | None,
+    typer.Option(
+        "--at", help="Check one size: L=5 (symbol name or input:axis). Repeat for several sizes.", metavar="NAME=INT"
+    ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
@@ -132,7 +133,7 @@ def explain(
 
 @app.command()
 def rule(
-    code: Annotated[Optional[str], typer.Argument(help="A code (GC001) or name (negative-dimension).")] = None,
+    code: Annotated[str | None, typer.Argument(help="A code (GC001) or name (negative-dimension).")] = None,
 ) -> None:
     """Explain a diagnostic code; without one, list them all."""
     from graphcheck.codes import CODES, lookup_code
@@ -141,10 +142,10 @@ def rule(
         for c in CODES.values():
             _emit(f"{c.code}  {c.name:<20} {c.severity:<8} {c.summary}")
         return
-    c = lookup_code(code)
-    if c is None:
+    found = lookup_code(code)
+    if found is None:
         raise UsageError(f"unknown code {code!r}; `graphcheck rule` lists them")
-    _emit(f"{c.code} {c.name} ({c.severity})\n{c.summary}\n\n{c.explanation}")
+    _emit(f"{found.code} {found.name} ({found.severity})\n{found.summary}\n\n{found.explanation}")
 
 
 def _version(value: bool) -> None:
@@ -156,7 +157,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = None,
 ) -> None:
     pass
@@ -185,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(130)
         if os.environ.get("GRAPHCHECK_DEBUG"):
             raise
-        typer.echo(f"graphcheck: internal error: {type(exc).__name__}: {exc} (set GRAPHCHECK_DEBUG=1 for details)",
-                   err=True)
+        typer.echo(
+            f"graphcheck: internal error: {type(exc).__name__}: {exc} (set GRAPHCHECK_DEBUG=1 for details)", err=True
+        )
         sys.exit(2)

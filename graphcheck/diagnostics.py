@@ -65,8 +65,18 @@ def requirement_diagnostic(r: Requirement, cache: dict[Cond, IntSet]) -> Diagnos
         value_txt = r.what
     if isinstance(r.cond, Const) or not syms:
         msg = f"{value_txt}: {r.formula or r.cond} fails for every input size"
-        return _diag(r.code, r.node, r.op, r.order, msg, what=r.what, formula=r.formula,
-                     fails_for="every size", needs="none", fix=r.fix)
+        return _diag(
+            r.code,
+            r.node,
+            r.op,
+            r.order,
+            msg,
+            what=r.what,
+            formula=r.formula,
+            fails_for="every size",
+            needs="none",
+            fix=r.fix,
+        )
     one = requirement_set(r, cache)
     if one is not None:
         s, ok = one
@@ -79,16 +89,38 @@ def requirement_diagnostic(r: Requirement, cache: dict[Cond, IntSet]) -> Diagnos
             msg = f"{value_txt}  is < 1 for {fails}"
         else:
             msg = f"{value_txt}: {r.formula or r.cond}  fails for {fails}"
-        return _diag(r.code, r.node, r.op, r.order, msg, what=r.what, formula=r.formula,
-                     fails_for=fails, needs=needs, fix=r.fix, symbols=syms)
+        return _diag(
+            r.code,
+            r.node,
+            r.op,
+            r.order,
+            msg,
+            what=r.what,
+            formula=r.formula,
+            fails_for=fails,
+            needs=needs,
+            fix=r.fix,
+            symbols=syms,
+        )
     sol = solve([r.cond], r.cond.symbols(), cache)
     needs = sol.describe(with_free=False)
     if r.value is not None:
         msg = f"{value_txt}  is < 1 unless {needs}"
     else:
         msg = f"{value_txt}: {r.formula or r.cond}  holds only when {needs}"
-    return _diag(r.code, r.node, r.op, r.order, msg, what=r.what, formula=r.formula,
-                 fails_for=f"not ({needs})", needs=needs, fix=r.fix, symbols=syms)
+    return _diag(
+        r.code,
+        r.node,
+        r.op,
+        r.order,
+        msg,
+        what=r.what,
+        formula=r.formula,
+        fails_for=f"not ({needs})",
+        needs=needs,
+        fix=r.fix,
+        symbols=syms,
+    )
 
 
 def note_diagnostic(n: Note) -> Diagnostic:
@@ -115,10 +147,24 @@ def pinned_diagnostics(
         where = pins[0] if pins else None
         set_txt = values.describe(s.name)
         if where is not None:
-            msg = (f"{s.name} is declared dynamic but only {set_txt} can work: pinned by "
-                   f"{where.node} ({where.op}) {where.what}: {where.formula or where.cond}")
-            out.append(_diag("GC007", where.node, where.op, where.order, msg, what=where.what,
-                             formula=where.formula, needs=set_txt, fix=where.fix, symbols=(s.name,)))
+            msg = (
+                f"{s.name} is declared dynamic but only {set_txt} can work: pinned by "
+                f"{where.node} ({where.op}) {where.what}: {where.formula or where.cond}"
+            )
+            out.append(
+                _diag(
+                    "GC007",
+                    where.node,
+                    where.op,
+                    where.order,
+                    msg,
+                    what=where.what,
+                    formula=where.formula,
+                    needs=set_txt,
+                    fix=where.fix,
+                    symbols=(s.name,),
+                )
+            )
         else:
             msg = f"{s.name} is declared dynamic but only {set_txt} can work (several conditions together pin it)"
             out.append(_diag("GC007", "", "", -1, msg, needs=set_txt, symbols=(s.name,)))
@@ -144,28 +190,44 @@ def incomplete_diagnostics(solution: Solution) -> list[Diagnostic]:
     for p in solution.parts:
         if isinstance(p, CondPart):
             names = ", ".join(s.name for s in p.syms)
-            out.append(_diag("GC105", "", "", -1, f"valid set of {names} given as conditions ({p.reason})",
-                             symbols=tuple(s.name for s in p.syms)))
+            out.append(
+                _diag(
+                    "GC105",
+                    "",
+                    "",
+                    -1,
+                    f"valid set of {names} given as conditions ({p.reason})",
+                    symbols=tuple(s.name for s in p.syms),
+                )
+            )
     return out
 
 
 def deviation_diagnostics(spec: Solution, ort: Solution) -> list[Diagnostic]:
-    """GC106: the sizes onnxruntime treats differently from the spec, per independent size."""
+    """GC106: the sizes onnxruntime treats differently from the spec, per independent group of sizes."""
     out: list[Diagnostic] = []
-    ort_parts = {p.sym: p.values for p in ort.parts if isinstance(p, UniPart)}
+    ort_uni = {p.sym: p.values for p in ort.parts if isinstance(p, UniPart)}
+    ort_by_syms = {frozenset(p.syms): p for p in ort.parts}
     for p in spec.parts:
-        if not isinstance(p, UniPart):
-            continue
-        theirs = ort_parts.get(p.sym, IntSet.full() if p.sym in ort.free else None)
-        if theirs is None or theirs == p.values:
-            continue
-        extra = theirs - p.values
-        missing = p.values - theirs
-        parts = []
-        if not extra.is_empty():
-            parts.append(f"it also runs {extra.describe(p.sym.name)}, which the spec makes invalid")
-        if not missing.is_empty():
-            parts.append(f"it fails at {missing.describe(p.sym.name)}, which the spec allows")
-        msg = "onnxruntime deviates from the ONNX spec: " + "; ".join(parts)
-        out.append(_diag("GC106", "", "", -1, msg, symbols=(p.sym.name,)))
+        names = tuple(s.name for s in p.syms)
+        if isinstance(p, UniPart):
+            theirs = ort_uni.get(p.sym, IntSet.full() if p.sym in ort.free else None)
+            if theirs is None or theirs == p.values:
+                continue
+            extra = theirs - p.values
+            missing = p.values - theirs
+            parts = []
+            if not extra.is_empty():
+                parts.append(f"it also runs {extra.describe(p.sym.name)}, which the spec makes invalid")
+            if not missing.is_empty():
+                parts.append(f"it fails at {missing.describe(p.sym.name)}, which the spec allows")
+            msg = "onnxruntime deviates from the ONNX spec: " + "; ".join(parts)
+        else:
+            other = ort_by_syms.get(frozenset(p.syms))
+            mine = p.describe()
+            theirs_txt = other.describe() if other is not None else "a different set"
+            if theirs_txt == mine:
+                continue
+            msg = f"onnxruntime deviates from the ONNX spec for {', '.join(names)}: it accepts {theirs_txt}"
+        out.append(_diag("GC106", "", "", -1, msg, symbols=names))
     return out

@@ -81,7 +81,9 @@ def evaluate(analysis: Analysis, env: Mapping[Sym, int], names: Mapping[Sym, str
     nodes: list[NodeShapes] = []
     for pos, node in enumerate(analysis.order):
         outs = tuple((o, shape_at(analysis.facts.get(o, Fact(None)), env)) for o in node.outputs if o)
-        nodes.append(NodeShapes(pos, node.name, node.op_type, outs, tuple(by_order.get(pos, ())), pos in incomplete_nodes))
+        nodes.append(
+            NodeShapes(pos, node.name, node.op_type, outs, tuple(by_order.get(pos, ())), pos in incomplete_nodes)
+        )
     outputs = {vi.name: shape_at(analysis.facts.get(vi.name, Fact(None)), env) for vi in analysis.graph.outputs}
     if failures:
         ok: bool | None = False

@@ -12,9 +12,9 @@ constant and evaluation uses Python's exact ``//`` on ints.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from math import gcd
-from typing import Callable, Union
+from typing import Union
 
 __all__ = [
     "Atom",
@@ -40,9 +40,13 @@ ExprLike = Union["Expr", int]
 class Atom:
     """A non-polynomial building block of an expression."""
 
-    __slots__ = ("key", "_hash")
-    key: tuple[object, ...]
+    __slots__ = ("_hash",)
     _hash: int
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """A total order on atoms (for canonical monomials and display)."""
+        raise NotImplementedError
 
     def __eq__(self, other: object) -> bool:
         return self is other or (type(other) is type(self) and self._hash == other._hash and self.key == other.key)
@@ -79,14 +83,18 @@ class Sym(Atom):
     (``u - u == 0``) while marking every condition that mentions them as undecidable.
     """
 
-    __slots__ = ("name", "kind", "origin")
+    __slots__ = ("name", "kind", "origin", "_skey")
 
     def __init__(self, name: str, kind: str = "input", origin: str = "") -> None:
         self.name = name
         self.kind = kind
         self.origin = origin
-        self.key = (0, kind, name)
-        self._hash = hash(self.key)
+        self._skey: tuple[object, ...] = (0, kind, name)
+        self._hash = hash(self._skey)
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return self._skey
 
     @property
     def opaque(self) -> bool:
@@ -126,7 +134,7 @@ class Floor(Atom):
         self._key: tuple[object, ...] | None = None
         self._hash = hash((1, den, hash(num)))
 
-    @property  # type: ignore[override]
+    @property
     def key(self) -> tuple[object, ...]:
         if self._key is None:
             self._key = (1, self.den, self.num.key)
@@ -169,7 +177,7 @@ class MinMax(Atom):
         self._key: tuple[object, ...] | None = None
         self._hash = hash((2, is_max, args))
 
-    @property  # type: ignore[override]
+    @property
     def key(self) -> tuple[object, ...]:
         if self._key is None:
             self._key = (2, self.is_max, tuple(a.key for a in self.args))
@@ -177,7 +185,9 @@ class MinMax(Atom):
 
     def __eq__(self, other: object) -> bool:
         return self is other or (
-            isinstance(other, MinMax) and self._hash == other._hash and self.is_max == other.is_max
+            isinstance(other, MinMax)
+            and self._hash == other._hash
+            and self.is_max == other.is_max
             and self.args == other.args
         )
 
@@ -632,6 +642,15 @@ def _minmax(is_max: bool, args: Iterable[ExprLike]) -> Expr:
                 break
         if not dominated:
             kept.append(x)
+    # max(a, min(a, b)) = a and min(a, max(a, b)) = a: drop an argument that can never win.
+    if len(kept) > 1:
+        inner: list[Expr] = []
+        for x in kept:
+            mm = _single_minmax(x)
+            if mm is not None and mm.is_max != is_max and any(y in mm.args for y in kept if y is not x):
+                continue
+            inner.append(x)
+        kept = inner
     consts = [k for k in kept if k.is_const]
     if len(consts) > 1:
         best = max(consts, key=lambda k: k.value) if is_max else min(consts, key=lambda k: k.value)
@@ -642,6 +661,14 @@ def _minmax(is_max: bool, args: Iterable[ExprLike]) -> Expr:
         raise ValueError("min/max of nothing")
     kept.sort(key=lambda k: k.key)
     return Expr._atom(MinMax(is_max, tuple(kept)))
+
+
+def _single_minmax(x: Expr) -> MinMax | None:
+    if len(x._d) == 1:
+        for m, c in x._d.items():
+            if c == 1 and len(m) == 1 and isinstance(m[0], MinMax):
+                return m[0]
+    return None
 
 
 def emin(*args: ExprLike) -> Expr:

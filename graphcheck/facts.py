@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Union
 
 from graphcheck.cond import Cond
 from graphcheck.expr import Expr, const, product
 
-Val = Union[Expr, Fraction]  # an element of a known small tensor: exact integer expression or exact rational
+Val = Expr | Fraction  # an element of a known small tensor: exact integer expression or exact rational
 
 
 @dataclass(frozen=True)
@@ -20,11 +19,16 @@ class Fact:
     ``value`` is row-major and only present when the shape is fully constant. Integer
     tensors hold :class:`Expr` elements (so ``Shape`` of a dynamic input is ``(N, L, 1)``),
     float tensors hold exact :class:`Fraction` constants.
+
+    ``bounds`` is ``(lo, hi)``: every element of an integer tensor whose values are not kept
+    (``Range(0, L)`` holds ``0 .. L - 1``) lies in ``[lo, hi]``. Gather checks its indices
+    against them, which is how a learned position table caps a sequence length.
     """
 
     shape: tuple[Expr, ...] | None
     dtype: int = 0
     value: tuple[Val, ...] | None = None
+    bounds: tuple[Expr, Expr] | None = None
 
     @property
     def rank(self) -> int | None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from graphcheck.bounds import propagate as propagate_bounds
 from graphcheck.cond import FALSE, Cond, ge
 from graphcheck.errors import UsageError
 from graphcheck.expr import Expr, Sym, const, sym
@@ -48,9 +49,9 @@ class Analysis:
                 return s
         e = self.addresses.get(key)
         if e is not None:
-            s = e.as_sym()
-            if s is not None:
-                return s
+            found = e.as_sym()
+            if found is not None:
+                return found
             raise UsageError(f"{key} is fixed at {e} in this model; make it symbolic with --dim {key}=NAME")
         raise UsageError(f"unknown dimension {key!r}; known: {', '.join(self.known_keys())}")
 
@@ -216,7 +217,9 @@ def _analyze(
                 ins.append(facts[name])
             else:
                 ins.append(UNKNOWN)
-                notes.append(Note("GC102", node.name, node.op_type, pos, f"input {name!r} is produced by nothing in the graph"))
+                notes.append(
+                    Note("GC102", node.name, node.op_type, pos, f"input {name!r} is produced by nothing in the graph")
+                )
         domain = node.domain
         node_opset = graph.opsets.get(domain, opset) if domain else opset
         fn = lookup(domain, node.op_type, node_opset)
@@ -239,6 +242,8 @@ def _analyze(
             except Exception as exc:  # a bug in a rule must not take the analysis down
                 ctx.note("GC901", f"internal error in the {node.op_type} rule: {type(exc).__name__}: {exc}")
                 outs = []
+        if outs and any(f is not None and f.bounds is not None for f in ins):
+            outs = propagate_bounds(node, ins, outs)
         if ctx.requirements:
             kept = [r for r in ctx.requirements if r.cond not in seen]
             seen.update(r.cond for r in kept)
@@ -268,6 +273,16 @@ def _analyze(
     if progress is not None:
         progress(total, total)
     return Analysis(
-        graph, tuple(symbols), addresses, shapes, facts, requirements, notes, order, semantics, fixed, tuple(user_made),
+        graph,
+        tuple(symbols),
+        addresses,
+        shapes,
+        facts,
+        requirements,
+        notes,
+        order,
+        semantics,
+        fixed,
+        tuple(user_made),
         dims,
     )

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Union
 
 import networkx as nx
 
-DimSpec = Union[int, str, None]  # a fixed size, a named dim (dim_param), or an unnamed dynamic dim
-Number = Union[int, float, Fraction]
+DimSpec = int | str | None  # a fixed size, a named dim (dim_param), or an unnamed dynamic dim
+Number = int | float | Fraction
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class SubGraph:
     outputs: tuple[str, ...]
 
 
-AttrValue = Union[int, float, str, bytes, TensorData, SubGraph, tuple]
+AttrValue = int | float | str | bytes | TensorData | SubGraph | tuple
 
 
 @dataclass(frozen=True)

@@ -368,7 +368,9 @@ def _attr(a: onnx.AttributeProto) -> AttrValue:
     if t == A.GRAPH:
         return SubGraph(a.g.name, tuple(i.name for i in a.g.input), tuple(o.name for o in a.g.output))
     if t == A.GRAPHS:
-        return tuple(SubGraph(g.name, tuple(i.name for i in g.input), tuple(o.name for o in g.output)) for g in a.graphs)
+        return tuple(
+            SubGraph(g.name, tuple(i.name for i in g.input), tuple(o.name for o in g.output)) for g in a.graphs
+        )
     if t == A.TENSORS:
         return tuple(_tensor_from_proto(x) for x in a.tensors)
     return ()
@@ -377,7 +379,9 @@ def _attr(a: onnx.AttributeProto) -> AttrValue:
 def _node(n: onnx.NodeProto, index: int) -> Node:
     attrs = {a.name: _attr(a) for a in n.attribute if not a.ref_attr_name}
     name = n.name or f"{n.op_type}_{index}"
-    return Node(index, name, n.op_type, n.domain if n.domain != "ai.onnx" else "", tuple(n.input), tuple(n.output), attrs)
+    return Node(
+        index, name, n.op_type, n.domain if n.domain != "ai.onnx" else "", tuple(n.input), tuple(n.output), attrs
+    )
 
 
 def _function(f: onnx.FunctionProto) -> Function:

@@ -146,19 +146,25 @@ class OpContext:
         f = self.fact(i)
         vals = f.int_values()
         if vals is None:
-            raise Unsupported(f"the value of input {i} ({self.node.inputs[i]}{', ' + what if what else ''}) is not known statically")
+            raise Unsupported(
+                f"the value of input {i} ({self.node.inputs[i]}{', ' + what if what else ''}) is not known statically"
+            )
         return vals
 
     def const_ints(self, i: int, what: str = "") -> tuple[int, ...]:
         vals = self.ints(i, what)
         if not all(v.is_const for v in vals):
-            raise Unsupported(f"input {i} ({self.node.inputs[i]}{', ' + what if what else ''}) depends on the input sizes")
+            raise Unsupported(
+                f"input {i} ({self.node.inputs[i]}{', ' + what if what else ''}) depends on the input sizes"
+            )
         return tuple(v.value for v in vals)
 
     def fractions(self, i: int, what: str = "") -> tuple[Fraction, ...]:
         f = self.fact(i)
         if f.value is None:
-            raise Unsupported(f"the value of input {i} ({self.node.inputs[i]}{', ' + what if what else ''}) is not known statically")
+            raise Unsupported(
+                f"the value of input {i} ({self.node.inputs[i]}{', ' + what if what else ''}) is not known statically"
+            )
         out = []
         for v in f.value:
             if isinstance(v, Expr):

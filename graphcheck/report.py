@@ -210,7 +210,7 @@ class Report:
         return report_dict(self)
 
 
-_DEVIATING_OPS = {"MaxPool", "AveragePool", "LpPool", "Conv", "PRelu"}
+_DEVIATING_OPS = {"MaxPool", "AveragePool", "LpPool", "Conv", "PRelu", "Slice"}
 
 
 def _may_deviate(analysis: Analysis) -> bool:

@@ -9,13 +9,12 @@ its conditions, which remain an exact (if unsolved) statement, and is flagged as
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from graphcheck.cond import FALSE, TRUE, AllOf, Cond, Eq, Ge, all_of, ge
 from graphcheck.errors import TooComplex
 from graphcheck.expr import Expr, Mono, Sym, as_expr
-
 from graphcheck.intset import MAXDIM, IntSet
 from graphcheck.usolve import _first, cond_set
 
@@ -403,11 +402,15 @@ def _upper_bound(conds: list[Cond], v: Sym, syms: tuple[Sym, ...], lows: Mapping
             if at_ones.symbols() != {v}:
                 continue
             _, fn = at_ones.compiled()
-            first_pos = _first(lambda x: fn(x) >= 1, 1, MAXDIM)
+            first_pos = _first(_positive(fn), 1, MAXDIM)
             ub = first_pos - 1 + lows.get(v, 1) - 1
             if best is None or ub < best:
                 best = ub
     return best
+
+
+def _positive(fn: Callable[..., int]) -> Callable[[int], bool]:
+    return lambda x: fn(x) >= 1
 
 
 def _enumerate(conds: list[Cond], syms: tuple[Sym, ...], cache: dict[Cond, IntSet]) -> Part | None:
@@ -438,8 +441,8 @@ def _enumerate(conds: list[Cond], syms: tuple[Sym, ...], cache: dict[Cond, IntSe
             continue
         key = sub.describe()
         by_text.setdefault(key, ([], sub))[0].append(x)
-    for values, sub in by_text.values():
-        groups.append((IntSet.points(values), sub))
+    for xs, sub in by_text.values():
+        groups.append((IntSet.points(xs), sub))
     groups.sort(key=lambda g: g[0].min() or 0)
     return EnumPart(var, rest, groups)
 

@@ -15,7 +15,8 @@ exactly, by one of:
 from __future__ import annotations
 
 from collections.abc import Callable
-from math import lcm
+from fractions import Fraction
+from math import gcd, lcm
 
 from graphcheck.cond import AllOf, AnyOf, Cond, Const, Eq, Ge
 from graphcheck.errors import TooComplex
@@ -196,12 +197,47 @@ def _split_minmax(e: Expr, mm: MinMax, is_eq: bool, s: Sym) -> IntSet:
 
 
 def _period(e: Expr) -> int:
+    """A period P such that ``e(r + k*P)`` is an integer polynomial in k for every residue r."""
+    q = _quasi(e)
+    if q is not None:
+        return q[1]
     p = 1
     for m, _ in e.terms:
         for a in m:
             if isinstance(a, Floor):
                 p = lcm(p, _period(a.num) * a.den)
     return p
+
+
+def _quasi(e: Expr) -> tuple[Fraction, int] | None:
+    """For an expression of degree 1 in its symbol: ``(slope, P)`` with ``e(s + P) = e(s) + slope*P``.
+
+    A floor of such an expression repeats as soon as ``slope*P/den`` is an integer, which is
+    usually far sooner than the product of all nested divisors (stride-2 chains halve the slope).
+    """
+    slope = Fraction(0)
+    period = 1
+    for m, c in e.terms:
+        if not m:
+            continue
+        if len(m) != 1:
+            return None
+        a = m[0]
+        if isinstance(a, Sym):
+            slope += c
+        elif isinstance(a, Floor):
+            inner = _quasi(a.num)
+            if inner is None:
+                return None
+            sl, p = inner
+            num, den = sl.numerator, sl.denominator
+            need = (den * a.den) // gcd(num, den * a.den) if num else 1
+            p = lcm(p, need)
+            period = lcm(period, p)
+            slope += c * sl / a.den
+        else:
+            return None
+    return slope, period
 
 
 def _degree(e: Expr) -> int:

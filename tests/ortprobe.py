@@ -56,7 +56,9 @@ for line in sys.stdin:
             feeds[name] = np.zeros(shape, dtype=dt)
     try:
         outs = sess.run(None, feeds)
-        res = {"ok": True, "shapes": [list(np.shape(o)) for o in outs]}
+        res = {"ok": True, "shapes": [list(np.shape(o)) for o in outs],
+               "shape_like": [bool(np.ndim(o) <= 1 and getattr(o, "dtype", None) in (np.int64, np.int32))
+                              for o in outs]}
     except Exception as e:
         msg = str(e).split("Status Message:")[-1].strip().splitlines()[0][:300]
         res = {"ok": False, "error": msg}
@@ -71,11 +73,30 @@ class ProbeResult:
     shapes: tuple[tuple[int, ...], ...] = ()
     error: str = ""
     crashed: bool = False
+    shape_like: tuple[bool, ...] = ()  # 0-D/1-D int tensors: shapes and index lists, allowed to be empty
 
     @property
     def nonempty(self) -> bool:
-        """Ran and produced no empty output tensor (every output size >= 1)."""
-        return self.ok and all(all(d >= 1 for d in s) for s in self.shapes)
+        """Ran and produced no empty data tensor (every size >= 1; shape-like tensors excepted)."""
+        like = self.shape_like or (False,) * len(self.shapes)
+        return self.ok and all(sl or all(d >= 1 for d in s) for s, sl in zip(self.shapes, like))
+
+
+def expose_all(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy whose graph outputs are its outputs followed by every node output.
+
+    ``ProbeResult.nonempty`` on it then also sees empty *intermediate* tensors, which some
+    onnxruntime kernels pass along silently (a Concat of an empty and a non-empty input).
+    """
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    have = {o.name for o in m.graph.output}
+    for node in m.graph.node:
+        for o in node.output:
+            if o and o not in have:
+                m.graph.output.append(onnx.ValueInfoProto(name=o))
+                have.add(o)
+    return m
 
 
 def probe(model: onnx.ModelProto | str | Path, shapes: list[dict[str, tuple[int, ...]]]) -> list[ProbeResult]:
@@ -113,7 +134,9 @@ def probe_many(
 
 
 def _run_worker(lines: list[tuple[int, str, dict[str, tuple[int, ...]]]]) -> list[ProbeResult]:
-    payload = "".join(json.dumps({"model": p, "shapes": {k: list(v) for k, v in s.items()}}) + "\n" for _, p, s in lines)
+    payload = "".join(
+        json.dumps({"model": p, "shapes": {k: list(v) for k, v in s.items()}}) + "\n" for _, p, s in lines
+    )
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
         [sys.executable, "-c", WORKER],
@@ -130,7 +153,7 @@ def _run_worker(lines: list[tuple[int, str, dict[str, tuple[int, ...]]]]) -> lis
         except json.JSONDecodeError:
             break
         if r["ok"]:
-            out.append(ProbeResult(True, tuple(tuple(s) for s in r["shapes"])))
+            out.append(ProbeResult(True, tuple(tuple(s) for s in r["shapes"]), shape_like=tuple(r["shape_like"])))
         else:
             out.append(ProbeResult(False, error=r["error"]))
     return out

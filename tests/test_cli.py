@@ -117,9 +117,7 @@ def test_rule_explains_codes(capsys: pytest.CaptureFixture[str]) -> None:
         ["frobnicate"],
     ],
 )
-def test_usage_errors_exit_2_with_one_line(
-    argv: list[str], toy_path: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_usage_errors_exit_2_with_one_line(argv: list[str], toy_path: str, capsys: pytest.CaptureFixture[str]) -> None:
     argv = [a.replace("{toy}", toy_path) for a in argv]
     code, _, err = run(argv, capsys)
     assert code == 2
@@ -138,6 +136,7 @@ def test_corrupt_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_python_dash_m_and_console_script(toy_path: str) -> None:
     res = subprocess.run([sys.executable, "-m", "graphcheck", "check", toy_path], capture_output=True, text=True)
     assert res.returncode == 0 and "valid: L >= 9" in res.stdout
-    res = subprocess.run([sys.executable, "-m", "graphcheck", "check", toy_path, "--at", "L=3"],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "graphcheck", "check", toy_path, "--at", "L=3"], capture_output=True, text=True
+    )
     assert res.returncode == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from graphcheck.cond import FALSE, any_of, eq
 from graphcheck.expr import Expr, as_expr, const, emax
@@ -54,7 +55,7 @@ def broadcast_dim(ctx: OpContext, dims: Sequence[Expr], axis: int, code: str = "
                 any_of([eq(d, o), eq(d, 1), eq(o, 1)]),
                 code,
                 f"broadcast on axis {axis} (from the right)",
-                formula=lambda d=d, o=o: f"{d} and {o} must be equal, or one of them 1",
+                formula=partial("{} and {} must be equal, or one of them 1".format, d, o),
                 fix="make the two operands' sizes match on this axis, or make one of them 1",
             )
     return target

@@ -70,11 +70,8 @@ def _window(
         if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             o = ceildiv(in_, s)
             formula: str | Callable[[], str] = lambda in_=in_, s=s: f"ceil({in_} / {s})"
-            if pool and ort and d != 1:
-                # onnxruntime sizes the SAME padding from the undilated kernel, then applies the
-                # dilated window: trunc(((ceil(in/s) - 1)*s + kernel - span) / s) + 1.
-                o = _trunc_div((o - 1) * s + k - span, s) + 1
-                formula = lambda in_=in_, s=s: f"ceil({in_} / {s})  (onnxruntime: padding sized from the undilated kernel)"
+            if pool and ort:
+                o, formula = _ort_same_pool(ctx, in_, k, s, d, span, ceil_mode, auto_pad, i, n)
         elif auto_pad == "VALID" and not (pool and ort):
             if ceil_mode and pool:
                 o = ceildiv(in_ - span + 1, s)
@@ -94,7 +91,9 @@ def _window(
                 formula = partial(window_formula, in_, pb + pe, span, s, ceil=True)
             elif pool and ort:
                 o = _trunc_div(num, s) + 1
-                formula = lambda a=(in_, pb + pe, span, s): window_formula(*a) + "  (onnxruntime: trunc instead of floor)"
+                formula = lambda a=(in_, pb + pe, span, s): (
+                    window_formula(*a) + "  (onnxruntime: trunc instead of floor)"
+                )
             else:
                 o = floordiv(num, s) + 1
                 formula = partial(window_formula, in_, pb + pe, span, s)
@@ -110,13 +109,44 @@ def _window(
                 f"the {'window' if pool else 'kernel'} spans {span} (kernel {k}"
                 + (f", dilation {d}" if d != 1 else "")
                 + f"); the padded {name} must be at least {span}: pad the input, use SAME padding, "
-                "or use a smaller kernel"
-                + (" or dilation" if d != 1 else "")
+                "or use a smaller kernel" + (" or dilation" if d != 1 else "")
             ),
         )
         out.append(o)
     ctx.dim_code = "GC001"
     return out
+
+
+def _ort_same_pool(
+    ctx: OpContext, in_: Expr, k: int, s: int, d: int, span: int, ceil_mode: bool, auto_pad: str, i: int, n: int
+) -> tuple[Expr, Callable[[], str]]:
+    """onnxruntime's SAME padding for pools (characterised against it over 4,560 configurations).
+
+    The padding is sized from the *undilated* kernel, ``pad = (ceil(in/s) - 1)*s + k - in``; MaxPool
+    without dilation (and without its Indices output) and AveragePool before opset 19 reject a
+    negative pad; the output is ``trunc((in + pad - span)/s) + 1``, or in
+    ceil mode ``ceil(...) + 1`` less one window if the last would start in the right padding.
+    """
+    c = ceildiv(in_, s)
+    pad = (c - 1) * s + k - in_
+    op = ctx.node.op_type
+    wants_indices = len(ctx.node.outputs) > 1 and bool(ctx.node.outputs[1])
+    # which kernels check: MaxPool without dilation and without Indices, AveragePool before opset 19
+    if (op == "MaxPool" and d == 1 and not wants_indices) or (op == "AveragePool" and ctx.opset < 19):
+        ctx.require(
+            ge(pad),
+            "GC010",
+            f"{spatial_name(i, n)} (axis {i + 2}) SAME padding",
+            formula=lambda: f"onnxruntime's SAME padding {pad} must not be negative",
+            fix="use explicit pads, or a kernel at least as long as the stride",
+        )
+    num = in_ + pad - span
+    if not ceil_mode:
+        return _trunc_div(num, s) + 1, lambda: f"trunc(({num}) / {s}) + 1  (onnxruntime's SAME padding)"
+    head = floordiv(pad, 2) if auto_pad == "SAME_UPPER" else pad - floordiv(pad, 2)
+    o1 = ceildiv(num, s) + 1
+    starts_in_pad = emin(1, emax(0, (o1 - 1) * s - in_ - head + 1))  # 1 when the last window starts in the pad
+    return o1 - starts_in_pad, lambda: f"ceil(({num}) / {s}) + 1  (onnxruntime's SAME padding, ceil mode)"
 
 
 @rule("Conv")
@@ -153,8 +183,9 @@ def conv(ctx: OpContext) -> list[Fact]:
         if len(b) != 1:
             raise Invalid(f"bias must be 1-D, got rank {len(b)}")
         if b[0] != w[0]:
-            ctx.require(eq(b[0], w[0]), "GC010", "bias size",
-                        formula=lambda: f"{b[0]} must equal output channels {w[0]}")
+            ctx.require(
+                eq(b[0], w[0]), "GC010", "bias size", formula=lambda: f"{b[0]} must equal output channels {w[0]}"
+            )
     dil = per_axis(ctx, "dilations", n, 1)
     if ctx.semantics == "ort" and ctx.attr_str("auto_pad", "NOTSET").startswith("SAME") and any(d != 1 for d in dil):
         ctx.require(

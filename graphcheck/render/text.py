@@ -92,7 +92,9 @@ def render_explain(report: Report, ev: Evaluation) -> str:
     w = [max(w[0], 1), min(max(w[1], 4), 60), max(w[2], 2), max(w[3], 5)]
     lines.append(f"  {'#'.rjust(w[0])}  {'node'.ljust(w[1])}  {'op'.ljust(w[2])}  {'output shape'.ljust(w[3])}")
     for o, node, op, shapes, mark in rows:
-        node_txt = node if len(node) <= w[1] else "..." + node[-(w[1] - 3):]
-        lines.append(f"  {o.rjust(w[0])}  {node_txt.ljust(w[1])}  {op.ljust(w[2])}  {shapes.ljust(w[3])}  {mark}".rstrip())
+        node_txt = node if len(node) <= w[1] else "..." + node[-(w[1] - 3) :]
+        lines.append(
+            f"  {o.rjust(w[0])}  {node_txt.ljust(w[1])}  {op.ljust(w[2])}  {shapes.ljust(w[3])}  {mark}".rstrip()
+        )
     lines.extend(render_at_summary(ev))
     return "\n".join(lines)

@@ -146,3 +146,32 @@ def test_2d_conv_sets_independent_minimums() -> None:
     r = graphcheck.check(m)
     assert r.valid_set("H") is not None and r.valid_set("H").min() == 5
     assert r.valid_set("W") is not None and r.valid_set("W").min() == 3
+
+
+def test_same_padding_pools_match_onnxruntime() -> None:
+    """SAME pools in onnxruntime size their padding from the undilated kernel, reject a negative
+    pad in MaxPool without dilation, and truncate; ``semantics="ort"`` reproduces all of it, while
+    the spec answer (``ceil(L / stride)``) stands."""
+    rnd = random.Random(11)
+    configs = []
+    for _ in range(150):
+        op = rnd.choice(["MaxPool", "AveragePool", "LpPool"])
+        attrs = {
+            "kernel_shape": [rnd.choice([1, 2, 3])],
+            "strides": [rnd.choice([1, 2, 3, 4])],
+            "auto_pad": rnd.choice(["SAME_UPPER", "SAME_LOWER"]),
+            "ceil_mode": rnd.choice([0, 1]),
+        }
+        if op != "AveragePool":
+            attrs["dilations"] = [rnd.choice([1, 2])]
+        configs.append((op, attrs))
+    sizes = list(range(1, 20))
+    results = probe_many([(_model(op, attrs), [{"x": (1, 2, L)} for L in sizes]) for op, attrs in configs])
+    for (op, attrs), res in zip(configs, results):
+        m = _model(op, attrs)
+        spec, ortm = graphcheck.check(m), graphcheck.check(m, semantics="ort")
+        for L, r in zip(sizes, res):
+            assert ortm.accepts({"L": L}) == r.nonempty, (op, attrs, L, r)
+            if r.ok and r.nonempty:
+                assert ortm.at({"L": L}).outputs["y"] == r.shapes[0]
+            assert spec.at({"L": L}).outputs["y"] == (1, 2, -(-L // attrs["strides"][0]))
