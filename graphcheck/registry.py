@@ -50,6 +50,16 @@ def supported_ops() -> dict[str, list[int]]:
     return {op: [s for s, _ in lst] for (dom, op), lst in sorted(_RULES.items()) if dom == ""}
 
 
+def rules_by_family() -> dict[str, list[tuple[str, str, list[int]]]]:
+    """Family (the ops/ module) -> [(domain, op, opsets where a rule version starts)], sorted."""
+    _ensure_loaded()
+    out: dict[str, list[tuple[str, str, list[int]]]] = {}
+    for (dom, op), lst in sorted(_RULES.items(), key=lambda kv: (kv[0][0], kv[0][1].lower())):
+        family = lst[-1][1].__module__.rsplit(".", 1)[-1]
+        out.setdefault(family, []).append((dom, op, [s for s, _ in lst]))
+    return out
+
+
 _loaded = False
 
 

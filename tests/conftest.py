@@ -13,3 +13,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if SUMMARY:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(SUMMARY.items()))
         terminalreporter.write_line(f"onnx backend node tests: {parts}")
+    from tests.ortprobe import PROBES
+
+    if PROBES["runs"]:
+        terminalreporter.write_line(
+            f"onnxruntime differential probes: {PROBES['runs']} runs of {PROBES['models']} models (in subprocesses)"
+        )

@@ -67,6 +67,9 @@ for line in sys.stdin:
 """
 
 
+PROBES = {"runs": 0, "models": 0}  # counted for the test-suite summary
+
+
 @dataclass(frozen=True)
 class ProbeResult:
     ok: bool
@@ -117,6 +120,8 @@ def probe_many(
             else:
                 path = str(model)
             lines.extend((j, path, s) for s in shapes)
+        PROBES["runs"] += len(lines)
+        PROBES["models"] += len(jobs)
         results: list[ProbeResult] = []
         pending = lines
         while pending:

@@ -1,0 +1,125 @@
+"""The README stays true: its supported-ops table is the registry's, its quick start exists.
+
+``python -m tests.test_readme`` rewrites the ops table from the registry.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+from graphcheck.registry import rules_by_family
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+START, END = "<!-- ops-table:start -->", "<!-- ops-table:end -->"
+
+FAMILY_TITLES = {
+    "conv": "Convolution and pooling",
+    "elementwise": "Element-wise and broadcasting",
+    "reduce": "Reductions, normalizations, softmax",
+    "shape": "Shape manipulation",
+    "slicing": "Concat, split, slice, gather, scatter",
+    "matmul": "Matrix products",
+    "rnn": "Recurrent",
+    "resize": "Pad, resize, sampling",
+    "attention": "Attention",
+    "loss": "Losses",
+    "quant": "Quantized and integer",
+    "signal": "Signal processing",
+    "random": "Random",
+    "text": "Strings and images",
+    "control": "Control flow and sequences (outputs unknown, GC103)",
+    "msft": "com.microsoft contrib ops",
+}
+
+
+def ops_table() -> str:
+    fams = rules_by_family()
+    lines = ["| family | ops (opsets where the rule changes, when not just 1) |", "|---|---|"]
+    for fam, rules in fams.items():
+        cells = []
+        for dom, op, since in rules:
+            name = f"{dom}::{op}" if dom else op
+            versions = [v for v in since if v > 1]
+            cells.append(f"{name} ({', '.join(map(str, versions))})" if versions else name)
+        lines.append(f"| {FAMILY_TITLES.get(fam, fam)} | {', '.join(cells)} |")
+    total = sum(len(r) for r in fams.values())
+    lines.append("")
+    lines.append(f"{total} op rules in all.")
+    return "\n".join(lines)
+
+
+def _section(text: str) -> str:
+    return text.split(START, 1)[1].split(END, 1)[0].strip()
+
+
+def test_ops_table_matches_registry() -> None:
+    text = README.read_text()
+    assert START in text and END in text
+    assert _section(text) == ops_table(), "run `python -m tests.test_readme` to refresh the README's ops table"
+
+
+def test_quick_start_is_two_commands() -> None:
+    text = README.read_text()
+    block = re.search(r"## Quick start.*?```(?:sh|bash)?\n(.*?)```", text, re.S)
+    assert block is not None
+    cmds = [ln for ln in block.group(1).splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    assert len(cmds) == 2
+    assert "graphcheck check fixtures/" in cmds[0]
+    assert "pytest" in cmds[1]
+    model = next(w for w in shlex.split(cmds[0]) if w.startswith("fixtures/"))
+    assert (ROOT / model).exists()
+
+
+if __name__ == "__main__":  # pragma: no cover - maintenance helper
+    text = README.read_text()
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    README.write_text(f"{head}{START}\n{ops_table()}\n{END}{tail}")
+    print("README ops table updated")
+
+
+def _blocks() -> list[list[str]]:
+    blocks: list[list[str]] = []
+    cur: list[str] | None = None
+    for line in README.read_text().splitlines():
+        if line.startswith("```"):
+            if cur is None:
+                cur = []
+            else:
+                blocks.append(cur)
+                cur = None
+        elif cur is not None:
+            cur.append(line)
+    return blocks
+
+
+def _transcripts() -> list[tuple[str, str]]:
+    """(command, expected output) for every ``$ graphcheck ...`` in the README's code blocks."""
+    out = []
+    for lines in _blocks():
+        i = 0
+        while i < len(lines):
+            if lines[i].startswith("$ graphcheck "):
+                j = i + 1
+                while j < len(lines) and not lines[j].startswith("$ "):
+                    j += 1
+                out.append((lines[i][2:], "\n".join(lines[i + 1 : j])))
+                i = j
+            else:
+                i += 1
+    return out
+
+
+def test_readme_transcripts_are_real_output() -> None:
+    import subprocess
+    import sys
+
+    transcripts = _transcripts()
+    assert len(transcripts) >= 4
+    for cmd, expected in transcripts:
+        args = shlex.split(cmd)[1:]
+        res = subprocess.run([sys.executable, "-m", "graphcheck", *args], cwd=ROOT, capture_output=True, text=True)
+        assert res.stdout.rstrip("\n") == expected.rstrip("\n"), cmd
