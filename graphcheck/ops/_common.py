@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import partial
+from collections.abc import Callable, Sequence
 
 from graphcheck.cond import FALSE, any_of, eq
 from graphcheck.expr import Expr, as_expr, const, emax
@@ -12,53 +11,61 @@ from graphcheck.registry import Invalid, OpContext
 ONE = const(1)
 
 
-def broadcast(ctx: OpContext, shapes: Sequence[tuple[Expr, ...]], code: str = "GC003") -> tuple[Expr, ...]:
-    """Numpy-style multidirectional broadcasting, requiring compatible sizes (GC003)."""
+def lazy(fmt: str, *args: object) -> Callable[[], str]:
+    """A formula whose text (with expressions to format) is only made when shown."""
+    return lambda: fmt.format(*args)
+
+
+def broadcast(
+    ctx: OpContext, shapes: Sequence[tuple[Expr, ...]], code: str = "GC003", what: str = "broadcast"
+) -> tuple[Expr, ...]:
+    """Numpy-style multidirectional broadcasting (right-aligned), requiring compatible sizes."""
     rank = max((len(s) for s in shapes), default=0)
-    padded = [(ONE,) * (rank - len(s)) + tuple(s) for s in shapes]
     out: list[Expr] = []
     for axis in range(rank):
-        dims = [p[axis] for p in padded]
-        out.append(broadcast_dim(ctx, dims, axis - rank, code))
+        dims = [s[axis - rank + len(s)] for s in shapes if axis - rank + len(s) >= 0]
+        out.append(broadcast_dim(ctx, dims, f"{what} on axis {axis - rank} (from the right)", code))
     return tuple(out)
 
 
-def broadcast_dim(ctx: OpContext, dims: Sequence[Expr], axis: int, code: str = "GC003") -> Expr:
-    """The broadcast of several sizes along one axis (``axis`` counted from the right, negative)."""
+def broadcast_dim(ctx: OpContext, dims: Sequence[Expr], what: str, code: str = "GC003", fix: str = "") -> Expr:
+    """The broadcast of several sizes of one axis: the sizes other than 1 must all be equal.
+
+    With one constant ``c`` among them every symbolic size must be ``c`` or 1; with symbolic
+    sizes only, each *pair* must be equal or contain a 1 (asking ``a = b or a = 1`` of each size
+    separately would wrongly reject ``a = 1, b = 3``), and the result is their max.
+    """
     distinct: list[Expr] = []
     for d in dims:
-        if d == ONE or d in distinct:
-            continue
-        distinct.append(d)
+        if d != ONE and d not in distinct:
+            distinct.append(d)
     if not distinct:
         return ONE
     if len(distinct) == 1:
         return distinct[0]
+    fix = fix or "make the operands' sizes match on this axis, or make one of them 1"
     consts = [d for d in distinct if d.is_const]
     if len(consts) > 1:
-        ctx.require(
-            FALSE,
-            code,
-            f"broadcast on axis {axis} (from the right)",
-            formula=f"sizes {', '.join(str(d) for d in distinct)} cannot broadcast",
-            fix="make the operands' sizes match on this axis, or make one of them 1",
-        )
+        ctx.require(FALSE, code, what, formula=lazy("sizes {} cannot broadcast", ", ".join(map(str, consts))), fix=fix)
         return consts[0]
-    target: Expr = consts[0] if consts else emax(*distinct)
-    # Every pair of sizes must be equal, or one of the two must be 1.
+    if consts:
+        c = consts[0]
+        for d in distinct:
+            if d is not c:
+                ctx.require(
+                    any_of([eq(d, c), eq(d, 1)]), code, what, formula=lazy("{} must equal {} or be 1", d, c), fix=fix
+                )
+        return c
     for i, d in enumerate(distinct):
-        others = [target] if consts else distinct[i + 1 :]
-        for o in others:
-            if o is d:
-                continue
+        for o in distinct[i + 1 :]:
             ctx.require(
                 any_of([eq(d, o), eq(d, 1), eq(o, 1)]),
                 code,
-                f"broadcast on axis {axis} (from the right)",
-                formula=partial("{} and {} must be equal, or one of them 1".format, d, o),
-                fix="make the two operands' sizes match on this axis, or make one of them 1",
+                what,
+                formula=lazy("{} and {} must be equal, or one of them 1", d, o),
+                fix=fix,
             )
-    return target
+    return emax(*distinct)
 
 
 def window_formula(in_: Expr, pads: int, span: int, stride: int, ceil: bool = False) -> str:

@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 
 from graphcheck.expr import Expr, Floor, MinMax, Sym, ceildiv, const, emax, emin
 from graphcheck.facts import Val
+from graphcheck.ops._common import lazy  # noqa: F401  (re-exported)
 
 ZERO = const(0)
 ONE = const(1)
@@ -24,11 +25,6 @@ Bounds = tuple[int | None, int | None]
 
 
 # -- formulas ---------------------------------------------------------------------------------------------------
-
-
-def lazy(fmt: str, *args: object) -> Callable[[], str]:
-    """A formula made on demand (``str`` of an Expr is not free)."""
-    return lambda: fmt.format(*[str(a) for a in args])
 
 
 def show(shape: Sequence[Expr]) -> str:

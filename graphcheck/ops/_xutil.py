@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from graphcheck.cond import any_of, eq, ge
 from graphcheck.expr import Expr, as_expr, const, floordiv, mod
 from graphcheck.facts import Fact
+from graphcheck.ops._common import lazy  # noqa: F401  (re-exported)
 from graphcheck.registry import Invalid, OpContext, Unsupported
 
 INT64 = 7
@@ -15,11 +16,6 @@ UINT8 = 2
 BOOL = 9
 FLOAT = 1
 STRING = 8
-
-
-def lazy(fmt: str, *args: object) -> Callable[[], str]:
-    """A formula whose text (with expressions to format) is only made when shown."""
-    return lambda: fmt.format(*args)
 
 
 def require_eq(ctx: OpContext, a: Expr, b: Expr, code: str, what: str, fix: str = "") -> None:

@@ -17,10 +17,11 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from math import isqrt
 
-from graphcheck.cond import FALSE, all_of, any_of, eq
+from graphcheck.cond import all_of, any_of, eq
 from graphcheck.expr import Expr, ceildiv, const, emax
 from graphcheck.facts import Fact, Val
 from graphcheck.ops import _values as V
+from graphcheck.ops._common import broadcast, lazy
 from graphcheck.registry import Invalid, OpContext, Unsupported, norm_axis, rule
 
 ONE = const(1)
@@ -29,73 +30,6 @@ INT64 = V.INT64
 UINT8 = V.UINT8
 
 # -- helpers shared with the reduce/normalization family -------------------------------------------
-
-
-def lazy(fmt: str, *args: object) -> Callable[[], str]:
-    """A formula whose text (with expressions to format) is only made when shown."""
-    return lambda: fmt.format(*args)
-
-
-def broadcast(ctx: OpContext, shapes: Sequence[tuple[Expr, ...]], code: str = "GC003") -> tuple[Expr, ...]:
-    """Numpy-style multidirectional broadcasting with exact GC003 conditions.
-
-    On each axis the sizes other than 1 must all be equal. With one constant size ``c`` among
-    them every symbolic size must be ``c`` or 1; with symbolic sizes only, each pair must be
-    equal or have a 1 in it (``_common.broadcast`` asks ``a = b or a = 1`` of each, which wrongly
-    rejects ``a = 1, b = 3``), and the result is their max.
-    """
-    rank = max((len(s) for s in shapes), default=0)
-    out: list[Expr] = []
-    for axis in range(rank):
-        dims: list[Expr] = []
-        for s in shapes:
-            i = axis - rank + len(s)
-            if i >= 0:
-                d = s[i]
-                if d != 1 and d not in dims:
-                    dims.append(d)
-        out.append(_broadcast_dim(ctx, dims, axis - rank, code))
-    return tuple(out)
-
-
-def _broadcast_dim(ctx: OpContext, dims: list[Expr], axis: int, code: str) -> Expr:
-    if not dims:
-        return ONE
-    if len(dims) == 1:
-        return dims[0]
-    what = f"broadcast on axis {axis} (from the right)"
-    consts = [d for d in dims if d.is_const]
-    if len(consts) > 1:
-        ctx.require(
-            FALSE,
-            code,
-            what,
-            formula=lambda: f"sizes {', '.join(str(d) for d in dims)} cannot broadcast",
-            fix="make the operands' sizes match on this axis, or make one of them 1",
-        )
-        return consts[0]
-    if consts:
-        c = consts[0]
-        for d in dims:
-            if d is not c:
-                ctx.require(
-                    any_of([eq(d, c), eq(d, 1)]),
-                    code,
-                    what,
-                    formula=lazy("{} must equal {} or be 1", d, c),
-                    fix=f"make this size {c.value} (or 1) to match the other operand",
-                )
-        return c
-    for i, a in enumerate(dims):
-        for b in dims[i + 1 :]:
-            ctx.require(
-                any_of([eq(a, b), eq(a, 1), eq(b, 1)]),
-                code,
-                what,
-                formula=lazy("{} and {} must be equal, or one of them 1", a, b),
-                fix="make the two operands' sizes match on this axis, or make one of them 1",
-            )
-    return emax(*dims)
 
 
 def unidirectional(

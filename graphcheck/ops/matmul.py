@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from graphcheck.cond import FALSE, all_of, any_of, eq
-from graphcheck.expr import Expr, const, emax
+from graphcheck.cond import all_of, any_of, eq
+from graphcheck.expr import Expr, const
 from graphcheck.facts import Fact
+from graphcheck.ops._common import broadcast, broadcast_dim
 from graphcheck.registry import Invalid, OpContext, rule
 
 INT32 = 6
@@ -37,58 +38,6 @@ ONE = const(1)
 
 # ---------------------------------------------------------------------------
 # broadcasting
-
-
-def broadcast_shapes(
-    ctx: OpContext, shapes: Sequence[tuple[Expr, ...]], code: str = "GC003", what: str = "broadcast"
-) -> tuple[Expr, ...]:
-    """Numpy broadcasting of several shapes (right-aligned), requiring compatible sizes.
-
-    Same contract as ``_common.broadcast``, with the condition for two *symbolic* sizes
-    ``a``, ``b`` written as ``a = b or a = 1 or b = 1`` (pairwise over all symbolic sizes):
-    requiring ``a = b or a = 1`` of each of them separately would wrongly reject
-    ``a = 3, b = 1``.
-    """
-    rank = max((len(s) for s in shapes), default=0)
-    padded = [(ONE,) * (rank - len(s)) + tuple(s) for s in shapes]
-    out: list[Expr] = []
-    for axis in range(rank):
-        dims = [p[axis] for p in padded]
-        out.append(broadcast_dim(ctx, dims, f"{what} on axis {axis - rank} (from the right)", code))
-    return tuple(out)
-
-
-def broadcast_dim(ctx: OpContext, dims: Sequence[Expr], what: str, code: str = "GC003", fix: str = "") -> Expr:
-    """The broadcast of several sizes of one axis (equal, or 1)."""
-    distinct: list[Expr] = []
-    for d in dims:
-        if d != ONE and d not in distinct:
-            distinct.append(d)
-    if not distinct:
-        return ONE
-    if len(distinct) == 1:
-        return distinct[0]
-    fix = fix or "make the sizes match on this axis, or make one of them 1"
-    consts = [d for d in distinct if d.is_const]
-    if len(consts) > 1:
-        ctx.require(FALSE, code, what, formula=f"sizes {', '.join(map(str, consts))} cannot broadcast", fix=fix)
-        return consts[0]
-    if consts:
-        c = consts[0]
-        for d in distinct:
-            if d is not c:
-                ctx.require(any_of([eq(d, c), eq(d, 1)]), code, what, formula=f"{d} must equal {c} or be 1", fix=fix)
-        return c
-    for i, d in enumerate(distinct):
-        for o in distinct[i + 1 :]:
-            ctx.require(
-                any_of([eq(d, o), eq(d, 1), eq(o, 1)]),
-                code,
-                what,
-                formula=f"{d} and {o} must be equal, or one of them 1",
-                fix=fix,
-            )
-    return emax(*distinct)
 
 
 # ---------------------------------------------------------------------------
@@ -115,7 +64,7 @@ def matmul_shape(ctx: OpContext, a: tuple[Expr, ...], b: tuple[Expr, ...], code:
         formula=f"{k_a} must equal {k_b}",
         fix=_k_fix(k_b),
     )
-    batch = broadcast_shapes(ctx, [a2[:-2], b2[:-2]], what="batch broadcast")
+    batch = broadcast(ctx, [a2[:-2], b2[:-2]], what="batch broadcast")
     out = list(batch)
     if len(a) > 1:
         out.append(a2[-2])
@@ -366,7 +315,7 @@ def einsum(ctx: OpContext) -> list[Fact]:
             counts[lab] = counts.get(lab, 0) + 1
             pos += 1
     sizes = {lab: _label_size(ctx, lab, dims) for lab, dims in label_dims.items()}
-    ell: tuple[Expr, ...] = broadcast_shapes(ctx, ell_shapes, what="ellipsis broadcast") if ell_shapes else ()
+    ell: tuple[Expr, ...] = broadcast(ctx, ell_shapes, what="ellipsis broadcast") if ell_shapes else ()
     if out is None:
         out = (["..."] if ell_shapes else []) + sorted(lab for lab, c in counts.items() if c == 1)
     result: list[Expr] = []
@@ -378,4 +327,4 @@ def einsum(ctx: OpContext) -> list[Fact]:
     return [Fact(tuple(result), ctx.fact(0).dtype)]
 
 
-__all__ = ["broadcast_shapes", "broadcast_dim", "matmul_shape", "parse_einsum"]
+__all__ = ["matmul_shape", "parse_einsum"]

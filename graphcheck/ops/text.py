@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from graphcheck.expr import const
 from graphcheck.facts import Fact
+from graphcheck.ops._common import broadcast
 from graphcheck.ops._xutil import BOOL, INT64, STRING, UINT8, require_eq
-from graphcheck.ops.elementwise import broadcast
 from graphcheck.registry import Invalid, OpContext, rule
 
 FLOAT = 1
