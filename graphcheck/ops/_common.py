@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from graphcheck.cond import FALSE, any_of, eq
-from graphcheck.expr import Expr, as_expr, const, emax
+from graphcheck.expr import Expr, Sym, as_expr, const, emax
 from graphcheck.registry import Invalid, OpContext
 
 ONE = const(1)
 
 
+class Formula:
+    """A condition's formula: text made only when shown, and re-made with the numbers filled in.
+
+    ``Formula("{} must equal {}", a, b)()`` gives ``"floor(H / 4) must equal 2*floor(H / 8)"``;
+    ``.at({H: 100})`` gives ``"25 must equal 24"``.
+    """
+
+    __slots__ = ("fmt", "args")
+
+    def __init__(self, fmt: str, *args: object) -> None:
+        self.fmt = fmt
+        self.args = args
+
+    def __call__(self) -> str:
+        return self.fmt.format(*args_text(self.args))
+
+    def at(self, env: Mapping[Sym, int]) -> str:
+        vals = [a.evaluate(env) if isinstance(a, Expr) and not a.has_opaque() else a for a in self.args]
+        return self.fmt.format(*vals)
+
+
+def args_text(args: Sequence[object]) -> list[str]:
+    return [str(a) for a in args]
+
+
 def lazy(fmt: str, *args: object) -> Callable[[], str]:
-    """A formula whose text (with expressions to format) is only made when shown."""
-    return lambda: fmt.format(*args)
+    """A formula whose text (with expressions to format) is only made when shown (see :class:`Formula`)."""
+    return Formula(fmt, *args)
 
 
 def broadcast(

@@ -64,13 +64,19 @@ def _failure_detail(ev: Evaluation) -> str:
     r = ev.first_failure
     if r is None:
         return ""
-    env = {s: v for s in r.cond.symbols() for k, v in ev.sizes.items() if s.name == k}
+    env = {s: ev.sizes[s.name] for s in r.cond.symbols() if s.name in ev.sizes}
     if r.value is not None:
         try:
             val = r.value.evaluate(env)
         except KeyError:
             return r.formula
         return f"{r.formula or r.value} = {val}, but every size must be >= 1"
+    at = getattr(r.formula_src, "at", None)
+    if callable(at):
+        try:
+            return f"{r.formula}: here {at(env)}"
+        except KeyError:
+            pass
     return f"{r.formula or r.cond}  does not hold"
 
 
