@@ -96,11 +96,13 @@ def check(
 
     report = _load_report(model, dim)
     assert isinstance(report, Report)
-    ev = report.at(_sizes(at)) if at else None
+    sizes = _sizes(at)
+    ev = report.at(sizes) if at else None
+    fixes = report.fixes(sizes) if ev is not None and ev.ok is False else []
     if format is Format.json:
-        _emit(json.dumps(report_dict(report, ev), indent=2))
+        _emit(json.dumps(report_dict(report, ev, fixes), indent=2))
     else:
-        _emit(render_check(report, ev, show_all=all))
+        _emit(render_check(report, ev, show_all=all, fixes=fixes))
     code = 0
     if ev is not None and ev.ok is False:
         code = 1
@@ -115,19 +117,22 @@ def explain(
     at: AtOpt = None,
     dim: DimOpt = None,
     format: FormatOpt = Format.text,
+    nodes: Annotated[bool, typer.Option("--nodes", help="One row per ONNX node, not per framework layer.")] = False,
 ) -> None:
-    """Every node's concrete output shape at the given sizes, the first failure marked."""
+    """Every layer's (or node's) concrete output shape at the given sizes, the first failure marked."""
     from graphcheck.render.json import evaluation_dict
     from graphcheck.render.text import render_explain
     from graphcheck.report import Report
 
     report = _load_report(model, dim)
     assert isinstance(report, Report)
-    ev = report.at(_sizes(at))
+    sizes = _sizes(at)
+    ev = report.at(sizes)
+    fixes = report.fixes(sizes) if ev.ok is False else []
     if format is Format.json:
-        _emit(json.dumps(evaluation_dict(ev), indent=2))
+        _emit(json.dumps(evaluation_dict(ev, fixes), indent=2))
     else:
-        _emit(render_explain(report, ev))
+        _emit(render_explain(report, ev, fixes, nodes=nodes))
     raise typer.Exit(1 if ev.ok is False else 0)
 
 

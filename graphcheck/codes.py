@@ -171,6 +171,18 @@ _CODES = [
         "dilations with SAME auto_pad altogether.",
     ),
     Code(
+        "GC107",
+        "exporter-range-mismatch",
+        "warning",
+        "The range the exporter declared for a size differs from the exact valid set.",
+        "torch.export (the dynamo ONNX exporter) records the value range it assumed for each dynamic\n"
+        "size (pkg.torch.export.ExportedProgram.range_constraints). It only checks what was declared\n"
+        "or guarded while tracing; the finding lists the sizes its range admits that fail, and the\n"
+        "sizes that work but it excludes.\n"
+        "Fix: declare the dynamic dimension with the valid range (torch.export.Dim(min=..., max=...)),\n"
+        "or change the model so every size in the declared range works.",
+    ),
+    Code(
         "GC901",
         "internal-error",
         "warning",

@@ -32,6 +32,16 @@ class Diagnostic:
     needs: str = ""  # the sizes this condition alone admits, e.g. "L >= 7"
     fix: str = ""
     symbols: tuple[str, ...] = ()
+    layer: str = ""  # the framework layer (Keras layer / PyTorch module) the node belongs to
+    layer_type: str = ""  # its class (Conv1D, Conv1d) when known, else the main ONNX op
+
+    @property
+    def where(self) -> str:
+        """``conv_a (Conv1D) [toy_1/conv_a_1/convolution]``, or the ONNX node alone."""
+        if self.layer:
+            kind = f" ({self.layer_type})" if self.layer_type else ""
+            return f"{self.layer}{kind} [{self.node}]"
+        return f"{self.node} ({self.op})" if self.node else ""
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -230,4 +240,50 @@ def deviation_diagnostics(spec: Solution, ort: Solution) -> list[Diagnostic]:
                 continue
             msg = f"onnxruntime deviates from the ONNX spec for {', '.join(names)}: it accepts {theirs_txt}"
         out.append(_diag("GC106", "", "", -1, msg, symbols=names))
+    return out
+
+
+def exporter_range_diagnostics(analysis: Analysis, solution: Solution) -> list[Diagnostic]:
+    """GC107: torch.export's declared ranges against the exact valid sets."""
+    from graphcheck.exporter_meta import describe_range, match_symbols, range_set, torch_ranges
+
+    ranges = torch_ranges(analysis.graph.graph_metadata)
+    if not ranges:
+        return []
+    names = [s.name for s in analysis.symbols]
+    out: list[Diagnostic] = []
+    for tname, ours_name in match_symbols(ranges, names).items():
+        lo, hi = ranges[tname]
+        sym = next(s for s in analysis.symbols if s.name == ours_name)
+        ours = solution.for_symbol(sym)
+        if ours is None:
+            continue
+        declared = range_set(lo, hi)
+        admitted_failing = declared - ours
+        excluded_working = ours - declared
+        parts = []
+        if not admitted_failing.is_empty():
+            zero = " (and 0, an empty tensor)" if lo <= 0 else ""
+            parts.append(f"it admits {admitted_failing.describe(ours_name)}{zero}, which fail")
+        if not excluded_working.is_empty():
+            parts.append(f"it excludes {excluded_working.describe(ours_name)}, which work")
+        if not parts:
+            continue  # torch's default lower bound 0 alone is not worth a finding
+        label = ours_name if tname == ours_name else f"{ours_name} (torch's {tname})"
+        msg = (
+            f"torch.export declared {label} in {describe_range(lo, hi)}, but the valid set is "
+            f"{ours.describe(ours_name)}: " + "; ".join(parts)
+        )
+        out.append(
+            _diag(
+                "GC107",
+                "",
+                "",
+                -1,
+                msg,
+                symbols=(ours_name,),
+                fix=f"declare the dimension with torch.export.Dim(min=..., max=...) matching "
+                f"{ours.describe(ours_name)}",
+            )
+        )
     return out

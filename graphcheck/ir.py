@@ -63,6 +63,7 @@ class Node:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     attrs: Mapping[str, AttrValue]
+    meta: Mapping[str, str] = field(default_factory=dict)  # exporter metadata kept (name scopes, classes)
 
     def attr(self, key: str, default: AttrValue | None = None) -> AttrValue | None:
         return self.attrs.get(key, default)
@@ -102,6 +103,7 @@ class Graph:
     producer_version: str = ""
     ir_version: int = 0
     source: str = ""
+    graph_metadata: dict[str, str] = field(default_factory=dict)  # GraphProto.metadata_props
 
     @property
     def opset(self) -> int:

@@ -200,6 +200,7 @@ class _Scanner:
         inputs: list[ValueInfo] = []
         outputs: list[ValueInfo] = []
         value_info: dict[str, ValueInfo] = {}
+        gmeta: dict[str, str] = {}
         name = ""
         for fnum, wt, a, b in _fields(buf, pos, end):
             if wt != 2:
@@ -221,8 +222,13 @@ class _Scanner:
             elif fnum == 15:
                 sp = self.sparse(a, b)
                 inits[sp.name] = sp
+            elif fnum == 16:
+                kv = onnx.StringStringEntryProto.FromString(buf[a:b])
+                gmeta[kv.key] = kv.value
         inputs = [i for i in inputs if i.name not in inits]
-        return Graph(name, inputs, outputs, inits, nodes, {}, value_info)
+        g = Graph(name, inputs, outputs, inits, nodes, {}, value_info)
+        g.graph_metadata = gmeta
+        return g
 
     def tensor(self, pos: int, end: int) -> TensorData:
         """Read a TensorProto's header; decode values only for small in-file tensors.
@@ -293,7 +299,9 @@ def _graph_from_proto(gp: onnx.GraphProto) -> Graph:
     outputs = [_value_info(v) for v in gp.output]
     value_info = {v.name: _value_info(v) for v in gp.value_info}
     nodes = [_node(n, i) for i, n in enumerate(gp.node)]
-    return Graph(gp.name, inputs, outputs, inits, nodes, {}, value_info)
+    g = Graph(gp.name, inputs, outputs, inits, nodes, {}, value_info)
+    g.graph_metadata = {kv.key: kv.value for kv in gp.metadata_props}
+    return g
 
 
 def _tensor_from_proto(t: onnx.TensorProto) -> TensorData:
@@ -376,12 +384,15 @@ def _attr(a: onnx.AttributeProto) -> AttrValue:
     return ()
 
 
+_NODE_META = ("pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy")
+
+
 def _node(n: onnx.NodeProto, index: int) -> Node:
     attrs = {a.name: _attr(a) for a in n.attribute if not a.ref_attr_name}
     name = n.name or f"{n.op_type}_{index}"
-    return Node(
-        index, name, n.op_type, n.domain if n.domain != "ai.onnx" else "", tuple(n.input), tuple(n.output), attrs
-    )
+    meta = {p.key: p.value for p in n.metadata_props if p.key in _NODE_META} if n.metadata_props else {}
+    domain = n.domain if n.domain != "ai.onnx" else ""
+    return Node(index, name, n.op_type, domain, tuple(n.input), tuple(n.output), attrs, meta)
 
 
 def _function(f: onnx.FunctionProto) -> Function:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from graphcheck.cond import Cond
 from graphcheck.diagnostics import (
     Diagnostic,
     conflict_diagnostic,
     deviation_diagnostics,
+    exporter_range_diagnostics,
     incomplete_diagnostics,
     note_diagnostic,
     pinned_diagnostics,
@@ -22,6 +24,10 @@ from graphcheck.expr import Sym
 from graphcheck.facts import Note
 from graphcheck.infer import INCOMPLETE_CODES, Analysis
 from graphcheck.intset import MAXDIM, IntSet
+from graphcheck.layers import FrameworkInfo, LayerMap, layer_map
+
+if TYPE_CHECKING:
+    from graphcheck.fixes import Fix
 from graphcheck.solve import Solution, solve
 
 
@@ -42,10 +48,22 @@ class Report:
     * ``diagnostics``: findings with stable codes.
     """
 
-    def __init__(self, analysis: Analysis, name: str = "") -> None:
+    def __init__(self, analysis: Analysis, name: str = "", framework: FrameworkInfo | None = None) -> None:
         self.analysis = analysis
         self.name = name or analysis.graph.source
+        self.framework = framework
         self._cache: dict[Cond, IntSet] = {}
+
+    @functools.cached_property
+    def layers(self) -> LayerMap:
+        """Framework layer names for the model's nodes (Keras layers, PyTorch modules)."""
+        return layer_map(self.analysis.graph, self.framework)
+
+    def _with_layer(self, d: Diagnostic) -> Diagnostic:
+        lay = self.layers.of(d.node) if d.node else None
+        if lay is None or not lay.name:
+            return d
+        return replace(d, layer=lay.name, layer_type=lay.kind)
 
     # -- the answer --------------------------------------------------------
     @functools.cached_property
@@ -180,11 +198,18 @@ class Report:
         if self.solution.is_empty():
             out.append(conflict_diagnostic(self.analysis, self._cache))
         out.extend(incomplete_diagnostics(self.solution))
+        out.extend(exporter_range_diagnostics(self.analysis, self.solution))
         out.extend(note_diagnostic(n) for n in self.analysis.notes)
         if self.analysis.semantics == "spec" and _may_deviate(self.analysis):
             out.extend(deviation_diagnostics(self.solution, self.ort_report.solution))
         out.sort(key=lambda d: (d.order if d.order >= 0 else 1 << 30, d.code))
-        return out
+        return [self._with_layer(d) for d in out]
+
+    def fixes(self, sizes: Mapping[str, int]) -> list[Fix]:
+        """Changes that make the model accept ``sizes``, each verified by re-running the analysis."""
+        from graphcheck.fixes import suggest_fixes
+
+        return suggest_fixes(self, sizes)
 
     @functools.cached_property
     def ort_report(self) -> Report:

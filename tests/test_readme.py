@@ -73,12 +73,23 @@ def test_quick_start_is_two_commands() -> None:
     assert (ROOT / model).exists()
 
 
-if __name__ == "__main__":  # pragma: no cover - maintenance helper
+def refresh() -> None:  # pragma: no cover - maintenance helper
+    """Rewrite the ops table and every ``$ graphcheck ...`` transcript from the current code."""
+    import subprocess
+    import sys
+
     text = README.read_text()
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    README.write_text(f"{head}{START}\n{ops_table()}\n{END}{tail}")
-    print("README ops table updated")
+    text = f"{head}{START}\n{ops_table()}\n{END}{tail}"
+    for cmd, expected in _transcripts():
+        args = shlex.split(cmd)[1:]
+        res = subprocess.run([sys.executable, "-m", "graphcheck", *args], cwd=ROOT, capture_output=True, text=True)
+        old = f"$ {cmd}\n{expected}"
+        new = f"$ {cmd}\n{res.stdout.rstrip(chr(10))}"
+        text = text.replace(old, new, 1)
+    README.write_text(text)
+    print("README ops table and transcripts refreshed")
 
 
 def _blocks() -> list[list[str]]:
@@ -96,7 +107,7 @@ def _blocks() -> list[list[str]]:
     return blocks
 
 
-def _transcripts() -> list[tuple[str, str]]:
+def _transcripts() -> list[tuple[str, str]]:  # noqa: D103
     """(command, expected output) for every ``$ graphcheck ...`` in the README's code blocks."""
     out = []
     for lines in _blocks():
@@ -123,3 +134,7 @@ def test_readme_transcripts_are_real_output() -> None:
         args = shlex.split(cmd)[1:]
         res = subprocess.run([sys.executable, "-m", "graphcheck", *args], cwd=ROOT, capture_output=True, text=True)
         assert res.stdout.rstrip("\n") == expected.rstrip("\n"), cmd
+
+
+if __name__ == "__main__":  # pragma: no cover
+    refresh()

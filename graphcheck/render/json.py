@@ -8,6 +8,7 @@ from graphcheck import __version__
 from graphcheck.evaluate import Evaluation
 
 if TYPE_CHECKING:
+    from graphcheck.fixes import Fix
     from graphcheck.report import Report
 
 SCHEMA_VERSION = 1
@@ -26,9 +27,10 @@ def _symbol_entry(report: Report, name: str) -> dict[str, Any]:
     }
 
 
-def evaluation_dict(ev: Evaluation) -> dict[str, Any]:
+def evaluation_dict(ev: Evaluation, fixes: list[Fix] | None = None) -> dict[str, Any]:
     first = ev.first_failure
     return {
+        "fixes": [f.to_dict() for f in fixes or []],
         "sizes": ev.sizes,
         "ok": ev.ok,
         "first_failure": None
@@ -48,7 +50,7 @@ def evaluation_dict(ev: Evaluation) -> dict[str, Any]:
     }
 
 
-def report_dict(report: Report, evaluation: Evaluation | None = None) -> dict[str, Any]:
+def report_dict(report: Report, evaluation: Evaluation | None = None, fixes: list[Fix] | None = None) -> dict[str, Any]:
     sol = report.solution
     return {
         "schema_version": SCHEMA_VERSION,
@@ -64,5 +66,5 @@ def report_dict(report: Report, evaluation: Evaluation | None = None) -> dict[st
         "smallest": report.smallest(),
         "outputs": [{"name": k, "dims": v} for k, v in report.output_dims.items()],
         "diagnostics": [d.to_dict() for d in report.diagnostics],
-        "at": evaluation_dict(evaluation) if evaluation is not None else None,
+        "at": evaluation_dict(evaluation, fixes) if evaluation is not None else None,
     }

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from graphcheck.evaluate import Evaluation
 
 if TYPE_CHECKING:
+    from graphcheck.fixes import Fix
     from graphcheck.report import Report
 
 MAX_FINDINGS = 25
@@ -16,7 +17,9 @@ def _dims(dims: tuple[str, ...] | list[str] | None) -> str:
     return "[?]" if dims is None else "[" + ", ".join(dims) + "]"
 
 
-def render_check(report: Report, evaluation: Evaluation | None = None, show_all: bool = False) -> str:
+def render_check(
+    report: Report, evaluation: Evaluation | None = None, show_all: bool = False, fixes: list[Fix] | None = None
+) -> str:
     lines: list[str] = []
     ins = "  ".join(f"input {i.name}{_dims(i.dims)}" for i in report.inputs)
     lines.append(f"{report.name}  {ins}")
@@ -31,18 +34,25 @@ def render_check(report: Report, evaluation: Evaluation | None = None, show_all:
     width = max((len(f"{d.code} {d.name}") for d in shown), default=0)
     for d in shown:
         head = f"{d.code} {d.name}".ljust(width)
-        where = f"{d.node} ({d.op})  " if d.node else ""
+        where = f"{d.where}  " if d.where else ""
         lines.append(f"  {head}  {where}{d.message}")
     if len(diags) > len(shown):
         lines.append(f"  ... {len(diags) - len(shown)} more findings (--all shows them, --format json lists them)")
     for name, dims in report.output_dims.items():
         lines.append(f"  output {name}{_dims(dims)}")
     if evaluation is not None:
-        lines.extend(render_at_summary(evaluation))
+        lines.extend(render_at_summary(evaluation, report, fixes))
     return "\n".join(lines)
 
 
-def render_at_summary(ev: Evaluation) -> list[str]:
+def _where(report: Report | None, node: str, op: str) -> str:
+    lay = report.layers.of(node) if report is not None else None
+    if lay is not None and lay.name:
+        return f"{lay.name} ({lay.kind}) [{node}]"
+    return f"{node} ({op})"
+
+
+def render_at_summary(ev: Evaluation, report: Report | None = None, fixes: list[Fix] | None = None) -> list[str]:
     sizes = ev.sizes_text()
     if ev.ok is True:
         outs = ", ".join(f"{k}{_dims([str(x) for x in v]) if v is not None else '[?]'}" for k, v in ev.outputs.items())
@@ -51,11 +61,14 @@ def render_at_summary(ev: Evaluation) -> list[str]:
         return [f"  at {sizes}: unknown (the analysis is incomplete; nothing proven fails)"]
     r = ev.first_failure
     assert r is not None
-    out = [f"  at {sizes}: FAILS at {r.node} ({r.op}) {r.what}"]
+    out = [f"  at {sizes}: FAILS at {_where(report, r.node, r.op)} {r.what}"]
     detail = _failure_detail(ev)
     if detail:
         out.append(f"    {detail}")
-    if r.fix:
+    if fixes:
+        out.append("    fixes (each verified by re-running the analysis at these sizes):")
+        out.extend(f"      - {f.text}" for f in fixes)
+    elif r.fix:
         out.append(f"    fix: {r.fix}")
     return out
 
@@ -80,27 +93,50 @@ def _failure_detail(ev: Evaluation) -> str:
     return f"{r.formula or r.cond}  does not hold"
 
 
-def render_explain(report: Report, ev: Evaluation) -> str:
+def render_explain(report: Report, ev: Evaluation, fixes: list[Fix] | None = None, nodes: bool = False) -> str:
+    """Every node's (or, for Keras/PyTorch models, every layer's) output shape at the sizes asked."""
     sizes = ev.sizes_text()
     lines = [f"{report.name} at {sizes}"]
-    rows = []
     first = ev.first_failure
-    for n in ev.nodes:
-        shapes = "  ".join(_dims([str(x) for x in s]) if s is not None else "[?]" for _, s in n.outputs)
-        mark = ""
-        if n.failed:
-            r = n.failed[0]
-            mark = ("<- FIRST FAILURE " if first is not None and r is first else "<- fails ") + f"{r.code} {r.what}"
-        elif n.unknown:
-            mark = "(not analysed)"
-        rows.append((str(n.order), n.node, n.op, shapes, mark))
-    w = [max((len(r[i]) for r in rows), default=0) for i in range(4)]
-    w = [max(w[0], 1), min(max(w[1], 4), 60), max(w[2], 2), max(w[3], 5)]
-    lines.append(f"  {'#'.rjust(w[0])}  {'node'.ljust(w[1])}  {'op'.ljust(w[2])}  {'output shape'.ljust(w[3])}")
-    for o, node, op, shapes, mark in rows:
-        node_txt = node if len(node) <= w[1] else "..." + node[-(w[1] - 3) :]
+    by_layer = report.layers.framework in ("keras", "torch") and not nodes
+    rows: list[tuple[str, ...]] = []
+    if by_layer:
+        shapes_of = {n.node: n for n in ev.nodes}
+        for lay in report.layers.layers:
+            recs = [shapes_of[nm] for nm in lay.nodes if nm in shapes_of]
+            if not recs:
+                continue
+            last = recs[-1]
+            shapes = "  ".join(_dims([str(x) for x in s]) if s is not None else "[?]" for _, s in last.outputs)
+            failed = [r for rec in recs for r in rec.failed]
+            mark = ""
+            if failed:
+                r = failed[0]
+                head = "<- FIRST FAILURE " if first is not None and first in failed else "<- fails "
+                mark = head + f"{r.code} {r.what}"
+            elif any(rec.unknown for rec in recs):
+                mark = "(not analysed)"
+            name = lay.name or lay.nodes[0]
+            rows.append((str(len(rows)), name, lay.kind, shapes, mark))
+        header = ("#", "layer", "type", "output shape")
+    else:
+        for n in ev.nodes:
+            shapes = "  ".join(_dims([str(x) for x in s]) if s is not None else "[?]" for _, s in n.outputs)
+            mark = ""
+            if n.failed:
+                r = n.failed[0]
+                mark = ("<- FIRST FAILURE " if first is not None and r is first else "<- fails ") + f"{r.code} {r.what}"
+            elif n.unknown:
+                mark = "(not analysed)"
+            rows.append((str(n.order), n.node, n.op, shapes, mark))
+        header = ("#", "node", "op", "output shape")
+    w = [max([len(r[i]) for r in rows] + [len(header[i])]) for i in range(4)]
+    w[1] = min(w[1], 60)
+    lines.append("  " + "  ".join(h.rjust(w[0]) if i == 0 else h.ljust(w[i]) for i, h in enumerate(header)))
+    for o, name, op, shapes, mark in rows:
+        name_txt = name if len(name) <= w[1] else "..." + name[-(w[1] - 3) :]
         lines.append(
-            f"  {o.rjust(w[0])}  {node_txt.ljust(w[1])}  {op.ljust(w[2])}  {shapes.ljust(w[3])}  {mark}".rstrip()
+            f"  {o.rjust(w[0])}  {name_txt.ljust(w[1])}  {op.ljust(w[2])}  {shapes.ljust(w[3])}  {mark}".rstrip()
         )
-    lines.extend(render_at_summary(ev))
+    lines.extend(render_at_summary(ev, report, fixes))
     return "\n".join(lines)
