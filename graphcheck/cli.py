@@ -31,6 +31,13 @@ class Format(str, Enum):
     json = "json"
 
 
+class GateFormat(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
 DimOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -134,6 +141,134 @@ def explain(
     else:
         _emit(render_explain(report, ev, fixes, nodes=nodes))
     raise typer.Exit(1 if ev.ok is False else 0)
+
+
+RequireOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--require",
+        "-r",
+        help='A required size set: "L in 8000..480000", "H = 224", "T in {3000}", '
+        '"H, W in 32..512", "(H, W) in {(224, 224)}". Repeatable.',
+        metavar="REQ",
+    ),
+]
+
+
+@app.command()
+def gate(
+    models: Annotated[list[str], typer.Argument(help="Model files, directories, globs, or models:/NAME/VERSION.")],
+    require: RequireOpt = None,
+    dim: DimOpt = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy", help="graphcheck.toml or pyproject.toml (default: found upwards from the current directory)."
+        ),
+    ] = None,
+    allow_unknown: Annotated[bool, typer.Option("--allow-unknown", help="Pass when the answer is unknown.")] = False,
+    format: Annotated[GateFormat, typer.Option("--format", "-f", help="Output format.")] = GateFormat.text,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Models checked in parallel (processes).")] = 1,
+    tracking_uri: Annotated[
+        str | None, typer.Option("--tracking-uri", help="MLflow tracking server (for models:/ URIs).")
+    ] = None,
+    promote: Annotated[
+        str | None, typer.Option("--promote", help="Move this MLflow alias to the model version when the gate passes.")
+    ] = None,
+) -> None:
+    """Exit 0 when every required size is proven valid, 1 when one fails, 2 on error or unknown."""
+    from graphcheck.gate import batch_exit_code, expand_models
+    from graphcheck.require import parse_requirement
+
+    for r in require or []:
+        parse_requirement(r)  # a malformed requirement is a usage error before any work
+    if policy is not None:
+        from graphcheck.policy import load_policy
+
+        load_policy(policy)
+    paths = expand_models(models)
+    if not paths:
+        raise UsageError(f"no models found in {' '.join(models)}")
+    results = _run_gate(paths, require or [], dim or [], policy, allow_unknown or None, jobs, tracking_uri, promote)
+    _emit_gate(results, format)
+    raise typer.Exit(batch_exit_code(results))
+
+
+def _run_gate(
+    paths: list[str],
+    require: list[str],
+    dims: list[str],
+    policy: str | None,
+    allow_unknown: bool | None,
+    jobs: int,
+    tracking_uri: str | None,
+    promote: str | None,
+) -> list[dict[str, object]]:
+    from graphcheck.gate import gate_path
+
+    def one(path: str) -> dict[str, object]:
+        if path.startswith("models:/"):
+            from graphcheck.mlflow_gate import gate_registered
+
+            return gate_registered(
+                path,
+                tracking_uri,
+                lambda local: gate_path(
+                    local, require, dims, policy_path=policy, allow_unknown=allow_unknown, display_name=path
+                ),
+                promote,
+            )
+        return gate_path(path, require, dims, policy_path=policy, allow_unknown=allow_unknown)
+
+    if promote is not None and not all(p.startswith("models:/") for p in paths):
+        raise UsageError("--promote works with registered models (models:/NAME/VERSION)")
+    results: list[dict[str, object]] = []
+    show = len(paths) > 1 and sys.stderr.isatty()
+    if jobs > 1 and len(paths) > 1 and not any(p.startswith("models:/") for p in paths):
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from graphcheck.gate import gate_path as worker
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futs = {
+                pool.submit(worker, p, require, dims, policy_path=policy, allow_unknown=allow_unknown): p for p in paths
+            }
+            done: dict[str, dict[str, object]] = {}
+            for i, fut in enumerate(as_completed(futs), 1):
+                done[futs[fut]] = fut.result()
+                if show:
+                    sys.stderr.write(f"\r[{i}/{len(paths)}] {futs[fut]}\x1b[K")
+            results = [done[p] for p in paths]
+    else:
+        for i, p in enumerate(paths, 1):
+            if show:
+                sys.stderr.write(f"\r[{i}/{len(paths)}] {p}\x1b[K")
+            results.append(one(p))
+    if show:
+        sys.stderr.write("\r\x1b[K")
+    return results
+
+
+def _emit_gate(results: list[dict[str, object]], fmt: GateFormat) -> None:
+    from graphcheck.render.gatetext import render_gate, render_summary
+
+    if fmt is GateFormat.json:
+        payload = {"schema_version": 1, "results": results}
+        _emit(json.dumps(payload, indent=2))
+    elif fmt is GateFormat.sarif:
+        from graphcheck.render.sarif import render_sarif
+
+        _emit(json.dumps(render_sarif(results), indent=2))
+    elif fmt is GateFormat.github:
+        from graphcheck.render.github import render_github
+
+        _emit(render_github(results))
+    else:
+        for r in results:
+            _emit(render_gate(r))
+        if len(results) > 1:
+            _emit("")
+            _emit(render_summary(results))
 
 
 @app.command()

@@ -45,7 +45,7 @@ def render_check(
     return "\n".join(lines)
 
 
-def _where(report: Report | None, node: str, op: str) -> str:
+def where_text(report: Report | None, node: str, op: str) -> str:
     lay = report.layers.of(node) if report is not None else None
     if lay is not None and lay.name:
         return f"{lay.name} ({lay.kind}) [{node}]"
@@ -61,8 +61,8 @@ def render_at_summary(ev: Evaluation, report: Report | None = None, fixes: list[
         return [f"  at {sizes}: unknown (the analysis is incomplete; nothing proven fails)"]
     r = ev.first_failure
     assert r is not None
-    out = [f"  at {sizes}: FAILS at {_where(report, r.node, r.op)} {r.what}"]
-    detail = _failure_detail(ev)
+    out = [f"  at {sizes}: FAILS at {where_text(report, r.node, r.op)} {r.what}"]
+    detail = failure_detail(ev)
     if detail:
         out.append(f"    {detail}")
     if fixes:
@@ -73,7 +73,7 @@ def render_at_summary(ev: Evaluation, report: Report | None = None, fixes: list[
     return out
 
 
-def _failure_detail(ev: Evaluation) -> str:
+def failure_detail(ev: Evaluation) -> str:
     r = ev.first_failure
     if r is None:
         return ""
