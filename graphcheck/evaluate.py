@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from graphcheck.expr import Expr, Sym
 from graphcheck.facts import Fact, Requirement
 from graphcheck.infer import Analysis
+from graphcheck.layers import LayerMap
 
 Shape = tuple[int, ...]
 
@@ -22,6 +23,19 @@ class NodeShapes:
     unknown: bool = False  # the analysis could not follow this node
 
 
+@dataclass(frozen=True)
+class LayerShapes:
+    """One framework layer at the sizes asked: its output shape and whether it fails there."""
+
+    index: int
+    layer: str  # framework name, or the ONNX node for an op outside any layer
+    kind: str  # the layer's class (Conv1D, Conv1d) or main ONNX op
+    nodes: tuple[str, ...]
+    outputs: tuple[tuple[str, Shape | None], ...]  # the layer's last node's outputs
+    failed: tuple[Requirement, ...] = ()
+    unknown: bool = False
+
+
 @dataclass
 class Evaluation:
     """The model at one assignment of sizes."""
@@ -33,6 +47,7 @@ class Evaluation:
     outputs: dict[str, Shape | None] = field(default_factory=dict)
     undecided: list[Requirement] = field(default_factory=list)
     defaulted: list[str] = field(default_factory=list)  # free sizes not given, set to 1 (they cannot matter)
+    layers: list[LayerShapes] = field(default_factory=list)  # per framework layer (Keras/PyTorch models)
 
     def sizes_text(self) -> str:
         given = [f"{k}={v}" for k, v in self.sizes.items() if k not in self.defaulted]
@@ -93,3 +108,25 @@ def evaluate(analysis: Analysis, env: Mapping[Sym, int], names: Mapping[Sym, str
         ok = True
     sizes = {s.name: env[s] for s in analysis.symbols}
     return Evaluation(sizes, ok, failures, nodes, outputs, undecided)
+
+
+def layer_rows(ev: Evaluation, layers: LayerMap) -> list[LayerShapes]:
+    """Group the nodes' shapes by framework layer, like ``model.summary()`` at concrete sizes."""
+    by_node = {n.node: n for n in ev.nodes}
+    rows: list[LayerShapes] = []
+    for lay in layers.layers:
+        recs = [by_node[nm] for nm in lay.nodes if nm in by_node]
+        if not recs:
+            continue
+        rows.append(
+            LayerShapes(
+                len(rows),
+                lay.name or lay.nodes[0],
+                lay.kind,
+                lay.nodes,
+                recs[-1].outputs,
+                tuple(r for rec in recs for r in rec.failed),
+                any(rec.unknown for rec in recs),
+            )
+        )
+    return rows

@@ -19,7 +19,7 @@ from graphcheck.diagnostics import (
     requirement_diagnostic,
 )
 from graphcheck.errors import UsageError
-from graphcheck.evaluate import Evaluation, evaluate
+from graphcheck.evaluate import Evaluation, evaluate, layer_rows
 from graphcheck.expr import Sym
 from graphcheck.facts import Note
 from graphcheck.infer import INCOMPLETE_CODES, Analysis
@@ -179,6 +179,7 @@ class Report:
         env, consistent, defaulted = self._env(sizes)
         ev = evaluate(self.analysis, env)
         ev.defaulted = defaulted
+        ev.layers = layer_rows(ev, self.layers)
         if not consistent:
             ev.ok = False
         return ev

@@ -38,6 +38,15 @@ def evaluation_dict(ev: Evaluation, fixes: list[Fix] | None = None) -> dict[str,
         else {"code": first.code, "node": first.node, "op": first.op, "what": first.what, "formula": first.formula},
         "failures": len(ev.failures),
         "outputs": {k: (list(v) if v is not None else None) for k, v in ev.outputs.items()},
+        "layers": [
+            {
+                "layer": row.layer,
+                "type": row.kind,
+                "outputs": {name: (list(s) if s is not None else None) for name, s in row.outputs},
+                "failed": [r.code for r in row.failed],
+            }
+            for row in ev.layers
+        ],
         "nodes": [
             {
                 "node": n.node,

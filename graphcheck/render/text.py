@@ -101,23 +101,16 @@ def render_explain(report: Report, ev: Evaluation, fixes: list[Fix] | None = Non
     by_layer = report.layers.framework in ("keras", "torch") and not nodes
     rows: list[tuple[str, ...]] = []
     if by_layer:
-        shapes_of = {n.node: n for n in ev.nodes}
-        for lay in report.layers.layers:
-            recs = [shapes_of[nm] for nm in lay.nodes if nm in shapes_of]
-            if not recs:
-                continue
-            last = recs[-1]
-            shapes = "  ".join(_dims([str(x) for x in s]) if s is not None else "[?]" for _, s in last.outputs)
-            failed = [r for rec in recs for r in rec.failed]
+        for row in ev.layers:
+            shapes = "  ".join(_dims([str(x) for x in s]) if s is not None else "[?]" for _, s in row.outputs)
             mark = ""
-            if failed:
-                r = failed[0]
-                head = "<- FIRST FAILURE " if first is not None and first in failed else "<- fails "
+            if row.failed:
+                r = row.failed[0]
+                head = "<- FIRST FAILURE " if first is not None and first in row.failed else "<- fails "
                 mark = head + f"{r.code} {r.what}"
-            elif any(rec.unknown for rec in recs):
+            elif row.unknown:
                 mark = "(not analysed)"
-            name = lay.name or lay.nodes[0]
-            rows.append((str(len(rows)), name, lay.kind, shapes, mark))
+            rows.append((str(row.index), row.layer, row.kind, shapes, mark))
         header = ("#", "layer", "type", "output shape")
     else:
         for n in ev.nodes:
