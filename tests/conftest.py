@@ -13,6 +13,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if SUMMARY:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(SUMMARY.items()))
         terminalreporter.write_line(f"onnx backend node tests: {parts}")
+    try:
+        from tests.test_onnx_models import RESULTS
+    except Exception:  # pragma: no cover
+        RESULTS = None  # type: ignore[assignment]
+    if RESULTS:
+        terminalreporter.write_line(f"onnx bundled real models: {dict(RESULTS)}")
     from tests.ortprobe import PROBES
 
     if PROBES["runs"]:

@@ -461,8 +461,8 @@ def binary(ctx: OpContext) -> list[Fact]:
 
 @rule(*_LEGACY, since=1)
 def binary_legacy(ctx: OpContext) -> list[Fact]:
-    """Opsets 1-6: B must equal A's shape, or (broadcast=1) be a 1-element tensor or a contiguous
-    run of A's shape starting at ``axis`` (suffix by default)."""
+    """Opsets 1-6: B must equal A's shape, or (broadcast=1) match a contiguous run of A's shape
+    starting at ``axis`` (suffix by default), where B may also have 1s."""
     a, b = ctx.shape(0), ctx.shape(1)
     if not ctx.attr_int("broadcast", 0):
         return _binary_out(ctx, same_shapes(ctx, [a, b]))
@@ -472,14 +472,15 @@ def binary_legacy(ctx: OpContext) -> list[Fact]:
     start = len(a) - len(b) if not isinstance(axis, int) else (axis + len(a) if axis < 0 else axis)
     if start < 0 or start + len(b) > len(a):
         raise Invalid(f"axis {axis} puts B (rank {len(b)}) outside A (rank {len(a)})")
-    ones = all_of([eq(d, 1) for d in b])
-    match = all_of([eq(a[start + i], d) for i, d in enumerate(b)])
+    # B's sizes equal A's axes from `axis` on, or are 1 (PyTorch's legacy exports rely on the 1s:
+    # onnx's own pytorch-operator data adds a (2, 1) B to a (2, 3) A with axis=0)
+    match = all_of([any_of([eq(a[start + i], d), eq(d, 1)]) for i, d in enumerate(b)])
     ctx.require(
-        any_of([ones, match]),
+        match,
         "GC003",
         "legacy broadcast of B into A",
         formula=lambda: (
-            f"B {tuple(str(d) for d in b)} must be 1 element or equal A's axes {start}..{start + len(b) - 1} "
+            f"B {tuple(str(d) for d in b)} must equal (or be 1 on) A's axes {start}..{start + len(b) - 1} "
             f"{tuple(str(d) for d in a[start : start + len(b)])}"
         ),
         fix="make B's shape a contiguous part of A's shape (or a single element)",
