@@ -279,8 +279,9 @@ def rule(
     from graphcheck.codes import CODES, lookup_code
 
     if code is None:
+        width = max(len(c.name) for c in CODES.values())
         for c in CODES.values():
-            _emit(f"{c.code}  {c.name:<20} {c.severity:<8} {c.summary}")
+            _emit(f"{c.code}  {c.name:<{width}} {c.severity:<8} {c.summary}")
         return
     found = lookup_code(code)
     if found is None:

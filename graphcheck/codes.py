@@ -189,6 +189,37 @@ _CODES = [
         "An op rule raised an unexpected error; its outputs are treated as unknown.",
         "This is a bug in graphcheck. Please report it with the model (or the node) attached.",
     ),
+    Code(
+        "GC201",
+        "required-size-fails",
+        "error",
+        "The gate: a size the policy requires is not accepted by the model.",
+        "`graphcheck gate` checks the sizes a requirement asks for (--require, or require = [...] in\n"
+        "graphcheck.toml / [tool.graphcheck]) against the exact valid set. Some required size fails;\n"
+        "the result gives the failing part of the requirement, the smallest failing size and the first\n"
+        "layer that fails there, with the numbers filled in. Where that layer's condition is one of the\n"
+        "GC0xx findings, the result carries that code instead.\n"
+        "Fix: change the model (the finding's fix), or narrow the requirement to the sizes you need.",
+    ),
+    Code(
+        "GC202",
+        "required-size-unknown",
+        "warning",
+        "The gate: whether the required sizes are accepted is unknown.",
+        "The analysis could not decide the requirement: it stopped at a node it cannot follow\n"
+        "(GC101-GC103, GC901), or coupled sizes were asked over an unbounded or very large range.\n"
+        "No size is claimed valid on a guess, so the gate neither passes nor fails (exit code 2).\n"
+        "Fix: bound the requirement, fix the sizes that make the analysis stop (--dim), or pass\n"
+        "--allow-unknown (allow-unknown = true in the policy) to accept the answer as it is.",
+    ),
+    Code(
+        "GC203",
+        "model-unreadable",
+        "error",
+        "The gate: the model file cannot be read or analysed.",
+        "The file is missing, empty, truncated, not an ONNX model, or the policy or options given for\n"
+        "it are malformed. The result carries the error. The gate fails with exit code 2.",
+    ),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}

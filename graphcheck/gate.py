@@ -35,6 +35,10 @@ class SpecOutcome:
     where: str = ""  # the first failing layer/node at the smallest failing sizes
     detail: str = ""  # its condition with the numbers filled in
     reason: str = ""  # why it is unknown
+    code: str = ""  # the failing condition's code, node, op and framework layer
+    node: str = ""
+    op: str = ""
+    layer: str = ""
 
 
 @dataclass
@@ -52,18 +56,26 @@ class GateResult:
         return {"pass": 0, "fail": 1}.get(self.status, 2)
 
 
-def _smallest_failure(report: Report, point: Mapping[str, int]) -> tuple[str, str]:
-    """(first failing layer or node, its condition with the numbers in) at a failing point."""
+def _smallest_failure(report: Report, point: Mapping[str, int]) -> dict[str, str]:
+    """Where the model first fails at a failing point: the layer/node, its condition with the numbers."""
     from graphcheck.render.text import failure_detail, where_text
 
     try:
         ev = report.at(point)
     except UsageError:
-        return "", ""
+        return {}
     r = ev.first_failure
     if r is None:
-        return "", ""
-    return f"{where_text(report, r.node, r.op)} {r.what}", failure_detail(ev)
+        return {}
+    lay = report.layers.of(r.node)
+    return {
+        "where": f"{where_text(report, r.node, r.op)} {r.what}",
+        "detail": failure_detail(ev),
+        "code": r.code,
+        "node": r.node,
+        "op": r.op,
+        "layer": lay.name if lay is not None else "",
+    }
 
 
 def _complete_point(report: Report, partial: Mapping[str, int]) -> dict[str, int]:
@@ -120,7 +132,7 @@ def _check_spec(report: Report, spec: SizeSpec) -> SpecOutcome:
             bad = spec.set_for(name) - p.values
             if not bad.is_empty():
                 failing_texts.append(bad.describe(name))
-                smallest[name] = bad.min() or 0
+                smallest[p.sym.name] = bad.min() or 0
             continue
         # a coupled group: every required combination, checked exactly
         names = [by_sym[s] for s in p.syms]
@@ -141,19 +153,30 @@ def _check_spec(report: Report, spec: SizeSpec) -> SpecOutcome:
             shown = ", ".join("(" + ", ".join(map(str, b)) + ")" for b in bad_points[:8])
             more = f" and {len(bad_points) - 8} more" if len(bad_points) > 8 else ""
             failing_texts.append(f"({', '.join(names)}) in {{{shown}{more}}}")
-            smallest.update({n: v for n, v in zip(names, min(bad_points))})
+            smallest.update({s.name: v for s, v in zip(p.syms, min(bad_points))})
     # symbols free in the model (batch-like) always pass
     if failing_texts:
         if spec.kind != "each":  # report a combination the requirement actually asks for
             combos = _combinations(spec, list(spec.names)) or []
             for combo in combos:
-                cand = _complete_point(report, dict(zip(spec.names, combo)))
-                if report.accepts(cand) is False:
-                    smallest = dict(zip(spec.names, combo))
+                given = {syms[n].name: v for n, v in zip(spec.names, combo) if n in syms}
+                if report.accepts(_complete_point(report, given)) is False:
+                    smallest = given
                     break
         point = _complete_point(report, smallest)
-        where, detail = _smallest_failure(report, point)
-        return SpecOutcome(spec, "fail", "; ".join(failing_texts), point, where, detail)
+        at = _smallest_failure(report, point)
+        return SpecOutcome(
+            spec,
+            "fail",
+            "; ".join(failing_texts),
+            point,
+            at.get("where", ""),
+            at.get("detail", ""),
+            code=at.get("code", ""),
+            node=at.get("node", ""),
+            op=at.get("op", ""),
+            layer=at.get("layer", ""),
+        )
     return SpecOutcome(spec, "pass")
 
 
@@ -242,6 +265,10 @@ def result_dict(result: GateResult) -> dict[str, object]:
                 "first_failure": o.where,
                 "detail": o.detail,
                 "reason": o.reason,
+                "first_failure_code": o.code,
+                "first_failure_node": o.node,
+                "first_failure_op": o.op,
+                "first_failure_layer": o.layer,
             }
             for o in result.outcomes
         ],

@@ -153,6 +153,8 @@ def parse_requirement(text: str) -> SizeSpec:
     m = re.fullmatch(rf"({_NAME}(?:\s*=\s*{_NAME})+)\s+in\s+(.+)", t)
     if m and "=" in m.group(1):
         names = tuple(n.strip() for n in m.group(1).split("="))
+        if len(set(names)) != len(names):
+            raise _err(text, "a name appears twice")
         return SizeSpec(text, names, "equal", sets=(_value_set(text, m.group(2)),))
     # each: L in A..B / H, W in A..B / T in {..}
     m = re.fullmatch(r"(.+?)\s+in\s+(.+)", t)
@@ -164,6 +166,10 @@ def parse_requirement(text: str) -> SizeSpec:
     m = re.fullmatch(rf"({_NAME})\s*(>=|<=|==|=|>|<)\s*({_INT})", t)
     if m:
         name, op, v = m.group(1), m.group(2), int(m.group(3))
+        if v > MAXDIM:
+            raise _err(text, f"sizes are int64: at most {MAXDIM}")
+        if op in ("=", "==", "<=", ">=") and v < 1 and op != ">=":
+            raise _err(text, "sizes start at 1")
         sets = {
             ">=": IntSet.interval(v),
             ">": IntSet.interval(v + 1),

@@ -23,7 +23,8 @@ def render_gate(result: Mapping[str, Any]) -> str:
         else:
             lines.append(f"  FAILS    {o['requirement']}: fails for {o['failing']}")
             smallest = ", ".join(f"{k}={v}" for k, v in o["smallest_failing"].items())
-            lines.append(f"           smallest failing: {smallest}")
+            if smallest:
+                lines.append(f"           smallest failing: {smallest}")
             if o["first_failure"]:
                 lines.append(f"           first failing layer: {o['first_failure']}")
             if o["detail"]:
@@ -43,6 +44,9 @@ def render_summary(results: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for r in results:
         failing = "; ".join(o["requirement"] for o in r["requirements"] if o["status"] != "pass")
+        if r.get("blocking"):
+            blocked = ", ".join(sorted({str(d["code"]) for d in r["blocking"]}))
+            failing = f"{failing}; blocked by {blocked}" if failing else f"blocked by {blocked}"
         if r["status"] == "error":
             failing = str(r["error"])
         rows.append((str(r["model"]), _LABEL.get(str(r["status"]), str(r["status"])), str(r["valid"] or ""), failing))
@@ -56,6 +60,6 @@ def render_summary(results: Sequence[Mapping[str, Any]]) -> str:
     counts = {k: sum(1 for r in results if r["status"] == k) for k in ("pass", "fail", "unknown", "error")}
     lines.append(
         f"{len(results)} models: {counts['pass']} passed, {counts['fail']} failed, "
-        f"{counts['unknown']} unknown, {counts['error']} errors"
+        f"{counts['unknown']} unknown, {counts['error']} error{'' if counts['error'] == 1 else 's'}"
     )
     return "\n".join(lines)
