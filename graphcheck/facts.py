@@ -29,6 +29,7 @@ class Fact:
     dtype: int = 0
     value: tuple[Val, ...] | None = None
     bounds: tuple[Expr, Expr] | None = None
+    bounds_exact: bool = True  # both bounds attained (see graphcheck.bounds)
 
     @property
     def rank(self) -> int | None:

@@ -4,7 +4,9 @@ For the first failing window layer (and the convolutions/pools before it) candid
 tried on a copy of the graph: SAME padding, the smallest explicit padding that suffices, the
 largest kernel, dilation or stride that still passes. Each candidate is verified by re-running
 the whole analysis at the sizes asked; only changes under which the *model* accepts them are
-suggested. The smallest size that works is always offered too. Suggestions are worded for the
+suggested: by the ONNX spec and, where it deviates, by onnxruntime's rules (a SAME padding on a
+dilated Conv, which onnxruntime refuses, is not suggested). The smallest size that works is
+always offered too. Suggestions are worded for the
 framework the model came from (Keras, PyTorch) when it is known.
 """
 
@@ -75,13 +77,17 @@ class _Trial:
         self.semantics = report.analysis.semantics
 
     def accepts(self, graph: Graph) -> bool:
+        """The changed model accepts the sizes, by the spec and in onnxruntime (a fix must run)."""
         from graphcheck.report import Report
 
-        rep = Report(analyze(graph, self.dims, self.semantics), self.report.name)
-        try:
-            return rep.accepts(self.sizes) is True
-        except Exception:
-            return False
+        for semantics in dict.fromkeys((self.semantics, "ort")):
+            rep = Report(analyze(graph, self.dims, semantics), self.report.name)
+            try:
+                if rep.accepts(self.sizes) is not True:
+                    return False
+            except Exception:
+                return False
+        return True
 
     def with_node(self, node: Node, attrs: Mapping[str, AttrValue], weight: TensorData | None = None) -> Graph:
         nodes = [replace(n, attrs=dict(attrs)) if n.index == node.index else n for n in self.graph.nodes]
@@ -169,7 +175,7 @@ def _window_fixes(
     )
     lay = report.layers.of(node.name)
     lname = lay.name if lay is not None and lay.name else node.name
-    ltype = lay.kind if lay is not None else node.op_type
+    ltype = (lay.kind if lay is not None else "") or node.op_type
     is_pool = node.op_type != "Conv" and node.op_type != "ConvTranspose"
     attrs = dict(node.attrs)
     strides = attrs.get("strides", (1,) * nsp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -158,6 +158,28 @@ def _input_symbols(
     return shapes, addresses, order, fixed, user_made
 
 
+def _fusable_ranges(graph: Graph, order: Sequence[Node]) -> dict[int, Node]:
+    """Gather nodes whose indices come from a Range consumed by nothing else (and not a graph
+    output): onnxruntime's GatherToSliceFusion rewrites each pair into a Slice. Keyed by the Gather
+    node's id, the value is the Range node."""
+    uses: dict[str, int] = {}
+    for node in order:
+        for name in node.inputs:
+            if name:
+                uses[name] = uses.get(name, 0) + 1
+    outputs = {vi.name for vi in graph.outputs}
+    ranges = {n.outputs[0]: n for n in order if n.op_type == "Range" and not n.domain and n.outputs and n.outputs[0]}
+    out: dict[int, Node] = {}
+    for node in order:
+        if node.op_type != "Gather" or node.domain or len(node.inputs) < 2:
+            continue
+        idx = node.inputs[1]
+        r = ranges.get(idx)
+        if r is not None and uses.get(idx) == 1 and idx not in outputs:
+            out[id(node)] = r
+    return out
+
+
 def analyze(
     graph: Graph,
     dims: Mapping[str, int | str] | None = None,
@@ -205,6 +227,7 @@ def _analyze(
     checked_dims: set[Expr] = set()  # sizes whose ">= 1" is already required or trivially true
     order = graph.topo_order()
     opset = graph.opset
+    fusable = _fusable_ranges(graph, order) if semantics == "ort" else {}
     total = len(order)
     for pos, node in enumerate(order):
         if progress is not None and pos % 500 == 0 and pos:
@@ -224,6 +247,8 @@ def _analyze(
         node_opset = graph.opsets.get(domain, opset) if domain else opset
         fn = lookup(domain, node.op_type, node_opset)
         ctx = OpContext(node, ins, node_opset, pos, semantics, fresh)
+        if id(node) in fusable:
+            ctx.fused_range = [facts.get(n) if n else None for n in fusable[id(node)].inputs]
         outs: list[Fact] = []
         if fn is None:
             where = f"{domain}::" if domain else ""
@@ -242,7 +267,7 @@ def _analyze(
             except Exception as exc:  # a bug in a rule must not take the analysis down
                 ctx.note("GC901", f"internal error in the {node.op_type} rule: {type(exc).__name__}: {exc}")
                 outs = []
-        if outs and any(f is not None and f.bounds is not None for f in ins):
+        if outs and any(f is not None and (f.bounds is not None or f.value is not None) for f in ins):
             outs = propagate_bounds(node, ins, outs)
         if ctx.requirements:
             kept = [r for r in ctx.requirements if r.cond not in seen]

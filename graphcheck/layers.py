@@ -41,7 +41,7 @@ class FrameworkInfo:
 @dataclass(frozen=True)
 class Layer:
     name: str  # framework name; "" when the node belongs to no layer (a top-level functional op)
-    kind: str  # class name when known, else the main ONNX op
+    kind: str  # class name when known, else the main ONNX op when there is one, else ""
     framework: str  # "keras", "torch" or "onnx"
     nodes: tuple[str, ...]  # ONNX node names, in graph order
 
@@ -162,9 +162,10 @@ def layer_map(graph: Graph, info: FrameworkInfo | None = None) -> LayerMap:
         nodes = groups[key]
         layer_name = names[nodes[0].name][0]
         kind = next((names[n.name][1] for n in nodes if names[n.name][1]), "")
-        if not kind:
-            main = next((n.op_type for n in nodes if n.op_type in _MAIN_OPS), nodes[-1].op_type)
-            kind = main
+        if not kind:  # guessed from the ONNX ops, only when they leave no doubt
+            mains = {n.op_type for n in nodes if n.op_type in _MAIN_OPS}
+            ops = {n.op_type for n in nodes}
+            kind = mains.pop() if len(mains) == 1 else ops.pop() if len(ops) == 1 else ""
         lay = Layer(layer_name, kind, framework if layer_name else "onnx", tuple(n.name for n in nodes))
         layers.append(lay)
         for n in nodes:

@@ -95,6 +95,9 @@ class OpContext:
     notes: list[Note] = field(default_factory=list)
     dim_code: str = "GC002"  # code for the engine's "every output size >= 1" checks on this node
     dim_fix: str = ""
+    # semantics "ort" only: the input facts of a Range whose only consumer is this Gather's indices;
+    # onnxruntime's optimizer (GatherToSliceFusion) turns that pair into a Slice, which clamps
+    fused_range: list[Fact | None] | None = None
 
     # -- attributes ------------------------------------------------------------
     def attr(self, name: str, default: Any = None) -> Any:

@@ -199,7 +199,7 @@ class Report:
         if self.solution.is_empty():
             out.append(conflict_diagnostic(self.analysis, self._cache))
         out.extend(incomplete_diagnostics(self.solution))
-        out.extend(exporter_range_diagnostics(self.analysis, self.solution))
+        out.extend(exporter_range_diagnostics(self.analysis, self.solution, self.complete))
         out.extend(note_diagnostic(n) for n in self.analysis.notes)
         if self.analysis.semantics == "spec" and _may_deviate(self.analysis):
             out.extend(deviation_diagnostics(self.solution, self.ort_report.solution))
@@ -235,9 +235,24 @@ class Report:
 
         return report_dict(self)
 
+    def explain(self, sizes: Mapping[str, int], nodes: bool = False) -> str:
+        """The text of ``graphcheck explain``: every layer's (or node's) output shape at ``sizes``,
+        the first failure marked, with verified fixes when it fails."""
+        from graphcheck.render.text import render_explain
+
+        ev = self.at(sizes)
+        return render_explain(self, ev, self.fixes(sizes) if ev.ok is False else [], nodes=nodes)
+
+    def __str__(self) -> str:
+        """The text of ``graphcheck check``."""
+        from graphcheck.render.text import render_check
+
+        return render_check(self)
+
 
 _DEVIATING_OPS = {"MaxPool", "AveragePool", "LpPool", "Conv", "PRelu", "Slice"}
 
 
 def _may_deviate(analysis: Analysis) -> bool:
-    return any(n.op_type in _DEVIATING_OPS for n in analysis.order)
+    ops = {n.op_type for n in analysis.order}
+    return bool(ops & _DEVIATING_OPS) or {"Range", "Gather"} <= ops  # Range -> Gather runs as a Slice

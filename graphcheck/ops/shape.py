@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
-from graphcheck.cond import FALSE, all_of, eq, ge
+from graphcheck.cond import FALSE, Cond, all_of, eq, ge
 from graphcheck.expr import Expr, Sym, ceildiv, const, emax, emin, floordiv, mod, product
 from graphcheck.facts import Fact, Val
 from graphcheck.infer import tensor_fact
@@ -49,6 +49,7 @@ from graphcheck.ops._shapeutil import (
     take,
 )
 from graphcheck.registry import Invalid, OpContext, Propagate, Unsupported, norm_axis, rule
+from graphcheck.solve import solve
 
 SMALL = V.SMALL
 FLOAT = 1
@@ -175,6 +176,16 @@ def _quotient(ctx: OpContext, num: Expr, den: Expr, x: Sequence[Expr], out: Sequ
     raise Unsupported(f"Reshape's -1 would be {num} / ({den}), which is not an exact quotient of the sizes")
 
 
+def _never(cond: Cond) -> bool:
+    """The condition holds for no input sizes (proven by the solver; False when not decided)."""
+    if cond == FALSE:
+        return True
+    if cond.has_opaque():
+        return False
+    sol = solve([cond], tuple(sorted(cond.symbols(), key=lambda x: x.name)))
+    return sol.exact and sol.is_empty()
+
+
 def _reshape(ctx: OpContext, target: Sequence[Expr], allowzero: bool) -> list[Fact]:
     f = ctx.fact(0)
     x = f.shape
@@ -207,7 +218,18 @@ def _reshape(ctx: OpContext, target: Sequence[Expr], allowzero: bool) -> list[Fa
             continue
         lo = lower(t)
         if lo is None or lo < 0:
-            raise Unsupported(f"Reshape's target entry {i} ({t}) may be negative for some sizes")
+            # a computed entry that can be negative: exact as long as it is never -1 (which would
+            # switch to inferring); below -1 the Reshape is invalid (GC006), 0 copies (below)
+            if not _never(eq(t, -1)):
+                raise Unsupported(f"Reshape's target entry {i} ({t}) may be -1 for some sizes")
+            ctx.require(
+                ge(t, 0),
+                "GC006",
+                f"Reshape target entry {i}",
+                formula=lazy("{} must not be negative", t),
+                fix="the computed target size is negative: the input is too short for this reshape",
+            )
+            lo = 0
         if lo >= 1 or allowzero:
             out.append(t)
             continue

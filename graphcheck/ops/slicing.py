@@ -354,12 +354,23 @@ def gather(ctx: OpContext) -> list[Fact]:
     ind = ctx.fact(1)
     q = ctx.shape(1)
     a = norm_axis(ctx.attr_int("axis", 0), len(x), ctx.node)
+    fused = _fused_slice(ctx, a)
+    if fused is not None:
+        return fused
     d = x[a]
     shape = x[:a] + q + x[a + 1 :]
     idx = ind.int_values()
     value = None
     if idx is None and ind.bounds is not None:
-        _bounds_conditions(ctx, ind.bounds, product(q), d, f"Gather indices on axis {a}")
+        if ind.bounds_exact:
+            _bounds_conditions(ctx, ind.bounds, product(q), d, f"Gather indices on axis {a}")
+        else:
+            lo, hi = ind.bounds
+            ctx.note(
+                "GC102",
+                f"Gather indices are only known to lie in [{lo}, {hi}] (not their exact extremes), "
+                f"so whether they stay within the axis of size {d} is not decided",
+            )
     if idx is not None:
         _index_conditions(ctx, idx, d, f"Gather indices on axis {a}")
         cs = small_numel(x, SMALL)
@@ -375,6 +386,27 @@ def gather(ctx: OpContext) -> list[Fact]:
                 index[a] = wrapped
                 value = take(f.value, cs, index)
     return [Fact(shape, f.dtype, value)]
+
+
+def _fused_slice(ctx: OpContext, axis: int) -> list[Fact] | None:
+    """onnxruntime (semantics "ort"): ``Gather(x, Range(start, limit, delta))`` with the Range used only
+    there runs as ``Slice(x, start, limit, axis, delta)`` (its GatherToSliceFusion, at the default
+    optimization level), which clamps instead of failing: past the table's end it silently returns
+    fewer rows."""
+    if ctx.fused_range is None or len(ctx.fused_range) != 3:
+        return None
+    vals: list[Expr] = []
+    for f in ctx.fused_range:
+        if f is None or f.value is None or len(f.value) != 1 or V.kind(f.dtype) != "int":
+            return None
+        e = V.as_int_expr(f.value[0])
+        if e is None:
+            return None
+        vals.append(e)
+    start, limit, delta = vals
+    if not delta.is_const or delta.value == 0:
+        return None
+    return _slice(ctx, [start], [limit], [axis], [delta.value])
 
 
 def _bounds_conditions(ctx: OpContext, bounds: tuple[Expr, Expr], count: Expr, d: Expr, what: str) -> None:

@@ -48,7 +48,7 @@ def render_check(
 def where_text(report: Report | None, node: str, op: str) -> str:
     lay = report.layers.of(node) if report is not None else None
     if lay is not None and lay.name:
-        return f"{lay.name} ({lay.kind}) [{node}]"
+        return f"{lay.name} ({lay.kind or op}) [{node}]"
     return f"{node} ({op})"
 
 
@@ -110,7 +110,7 @@ def render_explain(report: Report, ev: Evaluation, fixes: list[Fix] | None = Non
                 mark = head + f"{r.code} {r.what}"
             elif row.unknown:
                 mark = "(not analysed)"
-            rows.append((str(row.index), row.layer, row.kind, shapes, mark))
+            rows.append((str(row.index), row.layer, row.kind or "-", shapes, mark))
         header = ("#", "layer", "type", "output shape")
     else:
         for n in ev.nodes:

@@ -25,6 +25,7 @@ from tests.ops._shapekit import (
     run,
     shape_at,
 )
+from tests.ortprobe import probe_many
 
 N, C, L, A, B = S("N"), S("C"), S("L"), S("A"), S("B")
 INT64_MAX, INT64_MIN = 2**63 - 1, -(2**63)
@@ -512,3 +513,83 @@ def test_position_embedding_gathered_with_a_range_pins_the_length() -> None:
     a = run(make_model(nodes, {"x": ["N", "L"]}, ["y"], inits))
     assert a.facts["y"].shape == (L, 16)
     assert holds(a, N=1, L=64) and not holds(a, N=1, L=65)
+
+
+# -- Gather with indices known by their range (position embeddings) -----------------------------------------------
+
+
+def _positions_model(offset: int, table: int, compare: bool = False) -> onnx.ModelProto:
+    """x[L] -> Shape -> Range(0, L) (+ offset) -> Gather(table[T, 4]): a position-embedding lookup.
+
+    With ``compare``, the indices pass through ``Where(idx < T, idx, 0)`` first: bounds decide the
+    comparison only when the whole range is known, so the guard is followed exactly.
+    """
+    nodes = [
+        _n("Shape", ["x"], ["shp"]),
+        _n("Gather", ["shp", "zero"], ["len"], axis=0),
+        _n("Range", ["zero", "len", "one"], ["r"] if offset else ["idx"]),
+    ]
+    if offset:
+        nodes.append(_n("Add", ["r", "off"], ["idx"]))
+    src = "idx"
+    if compare:
+        nodes += [_n("Less", ["idx", "cap"], ["ok"]), _n("Where", ["ok", "idx", "zero"], ["safe"])]
+        src = "safe"
+    nodes.append(_n("Gather", ["table", src], ["y"], axis=0))
+    inits = [
+        const_init("zero", np.array(0)),
+        const_init("one", np.array(1)),
+        const_init("off", np.array(offset)),
+        const_init("cap", np.array(table)),
+        const_init("table", np.zeros((table, 4)), np.float32),
+    ]
+    return make_model(nodes, {"x": ["L"]}, ["y"], inits)
+
+
+def test_gather_of_a_range_is_bounded_by_the_table() -> None:
+    for offset, table in ((0, 8), (3, 8), (-2, 5)):
+        a = run(_positions_model(offset, table))
+        assert a.complete
+        ok = [v for v in range(1, 20) if holds(a, L=v)]
+        # indices offset .. offset + L - 1 must lie in [-table, table - 1]
+        assert ok == [v for v in range(1, 20) if -table <= offset and offset + v - 1 <= table - 1], (offset, ok)
+        assert "GC009" in failing(a, L=table - offset + 1)
+    # offset 3: the Add between Range and Gather keeps onnxruntime's optimizer away; it agrees with the spec
+    d = differential([(_positions_model(3, 8), [{"L": v} for v in range(1, 14)])])
+    assert not d.mismatches, d.mismatches
+    assert d.ran == 5 and d.rejected == 8
+
+
+def test_onnxruntime_fuses_range_gather_into_a_clamping_slice() -> None:
+    """A deviation found by the differential test: ``Gather(table, Range(0, L))`` with the Range used
+    only there becomes a Slice in onnxruntime's default optimization level (GatherToSliceFusion), so
+    past the table it does not fail: it silently returns the table's 8 rows for any L >= 8.
+    The spec (an out-of-range index is an error) is asserted; ``semantics="ort"`` reproduces ORT."""
+    m = _positions_model(0, 8)
+    spec, ort = run(m), run(m, semantics="ort")
+    assert [v for v in range(1, 20) if holds(spec, L=v)] == list(range(1, 9))
+    assert all(holds(ort, L=v) for v in range(1, 40))
+    assert [shape_at(ort, "y", L=v)[0] for v in (1, 7, 8, 9, 30)] == [1, 7, 8, 8, 8]
+    assert shape_at(spec, "y", L=5) == (5, 4)
+    d = differential([(m, [{"L": v} for v in range(1, 14)])], semantics="ort")
+    assert not d.mismatches, d.mismatches
+    assert d.ran == 13
+    import graphcheck
+
+    report = graphcheck.check(m)
+    assert report.accepts({"L": 9}) is False and report.ort_accepts({"L": 9}) is True
+    assert any(dg.code == "GC106" for dg in report.diagnostics)
+
+
+def test_a_guarded_gather_of_a_range_is_not_bounded() -> None:
+    """``Where(idx < T, idx, 0)`` keeps every index in range, but bounds alone cannot see that (the
+    comparison depends on L): no limit is invented, the Gather is reported as undecided."""
+    m = _positions_model(0, 8, compare=True)
+    a = run(m)
+    assert not a.complete and "GC102" in notes(a)
+    assert not failing(a, L=100)
+    import graphcheck
+
+    assert graphcheck.check(m).accepts({"L": 40}) is None
+    [res] = probe_many([(m, [{"x": (v,)} for v in (1, 8, 9, 40)])])
+    assert [r.ok for r in res] == [True] * 4  # a bound L <= 8 would have been wrong
