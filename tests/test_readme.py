@@ -86,7 +86,7 @@ def refresh() -> None:  # pragma: no cover - maintenance helper
         args = shlex.split(cmd)[1:]
         res = subprocess.run([sys.executable, "-m", "graphcheck", *args], cwd=ROOT, capture_output=True, text=True)
         old = f"$ {cmd}\n{expected}"
-        new = f"$ {cmd}\n{res.stdout.rstrip(chr(10))}"
+        new = f"$ {cmd}\n{res.stdout.rstrip(chr(10))}" + ("" if expected else "\n")
         text = text.replace(old, new, 1)
     README.write_text(text)
     print("README ops table and transcripts refreshed")
@@ -95,12 +95,15 @@ def refresh() -> None:  # pragma: no cover - maintenance helper
 def _blocks() -> list[list[str]]:
     blocks: list[list[str]] = []
     cur: list[str] | None = None
+    skip = False  # ```console blocks are recorded runs that need a live service (the MLflow server)
     for line in README.read_text().splitlines():
         if line.startswith("```"):
             if cur is None:
                 cur = []
+                skip = line.strip() == "```console"
             else:
-                blocks.append(cur)
+                if not skip:
+                    blocks.append(cur)
                 cur = None
         elif cur is not None:
             cur.append(line)

@@ -1,0 +1,66 @@
+"""The README's Keras and PyTorch sessions are real: each ``python`` block that calls a front end is
+run in a fresh interpreter (so Keras' name counters start from zero) and its output must be the
+``text`` block that follows it. ``python -m tests.frontends.test_readme_sessions`` refreshes them."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+SESSION = re.compile(
+    r"```python\n(?P<code>(?:(?!```).)*?graphcheck\.(?P<fw>keras|torch)(?:(?!```).)*?)```\n+```text\n(?P<out>.*?)```",
+    re.S,
+)
+NEEDS = {"keras": ("keras", "tensorflow", "tf2onnx"), "torch": ("torch", "onnxscript")}
+
+
+def sessions() -> list[tuple[str, str, str]]:
+    return [(m["fw"], m["code"], m["out"]) for m in SESSION.finditer(README.read_text())]
+
+
+def _run(code: str) -> str:
+    res = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    return "\n".join(line.rstrip() for line in res.stdout.rstrip("\n").splitlines())
+
+
+def _norm(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.rstrip("\n").splitlines())
+
+
+def test_the_readme_has_a_keras_and_a_pytorch_session() -> None:
+    assert sorted({fw for fw, _, _ in sessions()}) == ["keras", "torch"]
+
+
+@pytest.mark.parametrize("index", range(len(sessions())))
+def test_readme_session_output_is_real(index: int) -> None:
+    fw, code, expected = sessions()[index]
+    for mod in NEEDS[fw]:
+        pytest.importorskip(mod)
+    assert _run(code) == _norm(expected)
+
+
+def refresh() -> None:  # pragma: no cover - maintenance helper
+    text = README.read_text()
+    for _fw, code, out in sessions():
+        text = text.replace(f"{code}```\n\n```text\n{out}```", f"{code}```\n\n```text\n{_run(code)}\n```", 1)
+    README.write_text(text)
+    print("README sessions refreshed")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    refresh()
