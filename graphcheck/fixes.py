@@ -69,21 +69,27 @@ def _axis_of(what: str) -> int | None:
 class _Trial:
     """Re-analyses the graph with one node (and perhaps its weight) changed."""
 
-    def __init__(self, report: Report, sizes: Mapping[str, int]) -> None:
+    def __init__(
+        self, report: Report, sizes: Mapping[str, int], verify: Callable[[Report], bool] | None = None
+    ) -> None:
         self.report = report
         self.sizes = dict(sizes)
         self.graph = report.analysis.graph
         self.dims = report.analysis.dims
         self.semantics = report.analysis.semantics
+        self.verify = verify
 
     def accepts(self, graph: Graph) -> bool:
-        """The changed model accepts the sizes, by the spec and in onnxruntime (a fix must run)."""
+        """The changed model accepts the sizes, by the spec and in onnxruntime (a fix must run);
+        with ``verify`` (the gate: a whole required range), that must hold of it too."""
         from graphcheck.report import Report
 
         for semantics in dict.fromkeys((self.semantics, "ort")):
             rep = Report(analyze(graph, self.dims, semantics), self.report.name)
             try:
                 if rep.accepts(self.sizes) is not True:
+                    return False
+                if self.verify is not None and not self.verify(rep):
                     return False
             except Exception:
                 return False
@@ -123,13 +129,19 @@ def _words(report: Report) -> tuple[str, Callable[[str], str]]:
     return fw, lambda k: names[k]
 
 
-def suggest_fixes(report: Report, sizes: Mapping[str, int]) -> list[Fix]:
-    """Verified changes under which the model accepts ``sizes`` (empty when it already does)."""
+def suggest_fixes(
+    report: Report, sizes: Mapping[str, int], verify: Callable[[Report], bool] | None = None
+) -> list[Fix]:
+    """Verified changes under which the model accepts ``sizes`` (empty when it already does).
+
+    ``verify``: a further test every changed model must pass (the gate passes it the whole required
+    range); then the input-size fixes, which change the sizes rather than the model, are left out.
+    """
     ev = report.at(sizes)
     if ev.ok is not False or ev.first_failure is None:
         return []
     first = ev.first_failure
-    trial = _Trial(report, sizes)
+    trial = _Trial(report, sizes, verify)
     fw, pname = _words(report)
     order = {n.name: i for i, n in enumerate(report.analysis.order)}
     fail_pos = order.get(first.node, len(order))
@@ -142,7 +154,8 @@ def suggest_fixes(report: Report, sizes: Mapping[str, int]) -> list[Fix]:
         for node in window_nodes:
             fixes.extend(_window_fixes(report, trial, node, node.name == first.node, axis, fw, pname))
 
-    fixes.extend(_input_fixes(report, sizes, fw))
+    if verify is None:
+        fixes.extend(_input_fixes(report, sizes, fw))
     return fixes
 
 

@@ -15,6 +15,7 @@ from itertools import product
 from graphcheck.diagnostics import Diagnostic
 from graphcheck.errors import UsageError
 from graphcheck.expr import Sym
+from graphcheck.fixes import Fix
 from graphcheck.intset import IntSet
 from graphcheck.report import Report
 from graphcheck.require import SizeSpec
@@ -39,6 +40,7 @@ class SpecOutcome:
     node: str = ""
     op: str = ""
     layer: str = ""
+    fixes: list[Fix] = field(default_factory=list)  # model changes under which the whole requirement holds
 
 
 @dataclass
@@ -86,7 +88,7 @@ def _complete_point(report: Report, partial: Mapping[str, int]) -> dict[str, int
     return out
 
 
-def _check_spec(report: Report, spec: SizeSpec) -> SpecOutcome:
+def _check_spec(report: Report, spec: SizeSpec, with_fixes: bool = True) -> SpecOutcome:
     analysis = report.analysis
     sol = report.solution
     # resolve names: symbols, or input axes fixed in the model
@@ -165,6 +167,7 @@ def _check_spec(report: Report, spec: SizeSpec) -> SpecOutcome:
                     break
         point = _complete_point(report, smallest)
         at = _smallest_failure(report, point)
+        fixes = _fixes(report, spec, point) if with_fixes else []
         return SpecOutcome(
             spec,
             "fail",
@@ -176,8 +179,25 @@ def _check_spec(report: Report, spec: SizeSpec) -> SpecOutcome:
             node=at.get("node", ""),
             op=at.get("op", ""),
             layer=at.get("layer", ""),
+            fixes=fixes,
         )
     return SpecOutcome(spec, "pass")
+
+
+def _fixes(report: Report, spec: SizeSpec, point: Mapping[str, int]) -> list[Fix]:
+    """Changes to the first failing layers under which the model meets the whole requirement."""
+    from graphcheck.fixes import suggest_fixes
+
+    def meets(rep: Report) -> bool:
+        try:
+            return _check_spec(rep, spec, with_fixes=False).status == "pass"
+        except UsageError:
+            return False
+
+    try:
+        return suggest_fixes(report, point, verify=meets)
+    except UsageError:
+        return []
 
 
 def _combinations(spec: SizeSpec, names: Sequence[str]) -> list[tuple[int, ...]] | None:
@@ -269,6 +289,7 @@ def result_dict(result: GateResult) -> dict[str, object]:
                 "first_failure_node": o.node,
                 "first_failure_op": o.op,
                 "first_failure_layer": o.layer,
+                "fixes": [f.to_dict() for f in o.fixes],
             }
             for o in result.outcomes
         ],

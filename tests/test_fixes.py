@@ -87,3 +87,50 @@ def test_fix_wording_follows_the_framework() -> None:
 def test_valid_size_needs_no_fix() -> None:
     m = conv_stack([{"name": "c", "k": 5}])
     assert graphcheck.check(m).fixes({"L": 9}) == []
+
+
+GATE_CASES = [
+    ("toy.onnx", "unk__68 in 8..16000"),
+    ("keras_strided.onnx", "unk__216 in 9..480000"),
+    ("torch_conv1d_legacy.onnx", "length in 4..4000"),
+]
+
+
+@pytest.mark.parametrize("name, req", GATE_CASES)
+def test_gate_fixes_meet_the_whole_requirement(name: str, req: str) -> None:
+    """The gate's fixes are verified against the whole required range, not one size: each changed
+    model passes the same gate, and onnxruntime runs it at every size from the range's start up to
+    past the old minimum, and at its end."""
+    from graphcheck.gate import run_gate
+    from graphcheck.require import parse_requirement
+
+    model = onnx.load(str(FIX / name))
+    spec = parse_requirement(req)
+    result = run_gate(graphcheck.check(model), [spec])
+    assert result.status == "fail"
+    (outcome,) = result.outcomes
+    assert outcome.fixes, "a failing requirement comes with verified fixes"
+    assert all(f.param != "input_length" for f in outcome.fixes)  # the sizes are required: change the model
+    (sym,) = spec.names
+    lo, hi = spec.sets[0].min(), spec.sets[0].max()
+    old_min = graphcheck.check(model).valid_set(sym).min()
+    assert lo is not None and hi is not None and old_min is not None
+    sizes = [*range(lo, old_min + 2), hi]
+    jobs = []
+    for f in outcome.fixes:
+        changed = apply_fix(model, f)
+        assert run_gate(graphcheck.check(changed), [spec]).status == "pass", f.text
+        points = []
+        for n in sizes:
+            shapes = {}
+            for vi in changed.graph.input:
+                dims = [
+                    d.dim_value if d.HasField("dim_value") else (n if d.dim_param == sym else 1)
+                    for d in vi.type.tensor_type.shape.dim
+                ]
+                shapes[vi.name] = tuple(dims)
+            points.append(shapes)
+        jobs.append((expose_all(changed), points))  # every intermediate must be non-empty too
+    for f, res in zip(outcome.fixes, probe_many(jobs)):
+        bad = [n for n, r in zip(sizes, res) if not r.nonempty]
+        assert not bad, (f.text, bad)

@@ -748,7 +748,9 @@ def test_sarif_on_a_failing_requirement(
     assert first["ruleId"] == "GC001" and first["level"] == "error"
     assert first["message"]["text"] == (
         "required L in 5..100 fails for 5 <= L <= 8; smallest failing: unk__67=1, L=5; first failing layer: "
-        "conv_a (Conv) [toy_1/conv_a_1/convolution] width (axis 3): L - 6 = -1, but every size must be >= 1"
+        "conv_a (Conv) [toy_1/conv_a_1/convolution] width (axis 3): L - 6 = -1, but every size must be >= 1; "
+        "verified fixes: set padding='same' on Conv layer 'conv_a'; pad by 2 on each side before 'conv_a' "
+        "(keras.layers.ZeroPadding1D(2)); use kernel_size=3 (or smaller) in 'conv_a'"
     )
     loc = first["locations"][0]
     assert loc["physicalLocation"]["artifactLocation"] == {"uri": "fixtures/toy.onnx", "uriBaseId": "%SRCROOT%"}
@@ -1032,6 +1034,11 @@ def test_json_output(batch_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert set(r) >= {"model", "status", "error", "note", "graphcheck_version", "valid", "symbols", "requirements"}
     assert r["symbols"] == ["unk__67", "unk__68"]
     o = outcome(r, "unk__68 in 5..100")
+    assert [f["text"] for f in o.pop("fixes")] == [  # each verified against the whole range (tests/test_fixes.py)
+        "set padding='same' on Conv layer 'conv_a'",
+        "pad by 2 on each side before 'conv_a' (keras.layers.ZeroPadding1D(2))",
+        "use kernel_size=3 (or smaller) in 'conv_a'",
+    ]
     assert o == {
         "requirement": "unk__68 in 5..100",
         "status": "fail",

@@ -160,6 +160,9 @@ def failure_message(req: Mapping[str, Any], lines: bool = False) -> str:
         parts.append(first)
     elif req.get("detail"):
         parts.append(str(req["detail"]))
+    fixes = [str(f.get("text", "")) for f in req.get("fixes") or []]
+    if fixes:
+        parts.append("verified fixes: " + "; ".join(fixes))
     return ("\n" if lines else "; ").join(parts)
 
 

@@ -29,6 +29,9 @@ def render_gate(result: Mapping[str, Any]) -> str:
                 lines.append(f"           first failing layer: {o['first_failure']}")
             if o["detail"]:
                 lines.append(f"             {o['detail']}")
+            if o.get("fixes"):
+                lines.append("           fixes (each verified: the changed model meets the whole requirement):")
+                lines.extend(f"             - {f['text']}" for f in o["fixes"])
     for d in result["blocking"]:
         lines.append(f"  blocks   {d['code']} {d['name']}: {d['message']}")
     if status == "unknown" and not any(o["status"] == "unknown" for o in result["requirements"]):
