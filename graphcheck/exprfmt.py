@@ -49,8 +49,36 @@ def _mono_str(m: Mono, neg_floor: bool) -> str:
 def format_expr(e: Expr) -> str:
     """Render ``e``; a lone floor plus simple terms is shown folded (``floor((L - 7) / 2)``)."""
     raw = _format_terms(e)
-    folded = _folded(e)
-    return folded if folded is not None and len(folded) < len(raw) else raw
+    best = raw
+    for cand in (_folded(e), _merged(e)):
+        if cand is not None and len(cand) < len(best):
+            best = cand
+    return best
+
+
+def _merged(e: Expr) -> str | None:
+    """The shortest single floor equal to ``e``, folding its other (integer-valued) terms into one of
+    its floors: ``x + floor(u/d) = floor((u + d*x)/d)`` and ``x - floor(u/d) = floor((d*x - u + d - 1)/d)``.
+    Canonical forms keep floors' numerators with positive remainders, so ``a - floor((3a + 1)/4)``
+    stays as it is; shown merged it reads ``floor((a + 2)/4)`` (and nested floors then merge too)."""
+    from graphcheck.expr import floordiv
+
+    best: str | None = None
+    for m, c in e.terms:
+        if len(m) != 1 or abs(c) != 1 or not isinstance(m[0], Floor):
+            continue
+        fl = m[0]
+        rest = Expr({mm: cc for mm, cc in e.terms if mm != m})
+        if rest.is_const:
+            continue  # floor(x/2) + 1 reads better as it is
+        num = fl.num + rest * fl.den if c == 1 else rest * fl.den - fl.num + (fl.den - 1)
+        cand = floordiv(num, fl.den)
+        if len(cand.terms) > 2:
+            continue
+        text = _format_terms(cand)
+        if best is None or len(text) < len(best):
+            best = text
+    return best
 
 
 def _folded(e: Expr) -> str | None:

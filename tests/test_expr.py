@@ -96,3 +96,40 @@ def test_floor_identities_against_python() -> None:
         assert c.evaluate({s_L: x}) == -((-(a * x + b)) // d)
         m = mod(a * L + b, d)
         assert m.evaluate({s_L: x}) == (a * x + b) % d
+
+
+def _eval_text(text: str, lv: int, hv: int) -> int:
+    """Evaluate a displayed formula with exact integer floor/ceil (``floor(a / d)`` -> ``a // d``)."""
+    import ast
+
+    tree = ast.parse(text.replace("^", "**"), mode="eval")
+
+    class Exact(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            self.generic_visit(node)
+            assert isinstance(node.func, ast.Name)
+            if node.func.id in ("floor", "ceil"):
+                (arg,) = node.args
+                assert isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Div)
+                if node.func.id == "floor":
+                    return ast.BinOp(arg.left, ast.FloorDiv(), arg.right)
+                neg = ast.BinOp(ast.UnaryOp(ast.USub(), arg.left), ast.FloorDiv(), arg.right)
+                return ast.UnaryOp(ast.USub(), neg)
+            return node
+
+    fixed = ast.fix_missing_locations(Exact().visit(tree))
+    return int(eval(compile(fixed, "<formula>", "eval"), {"min": min, "max": max, "L": lv, "H": hv}))  # noqa: S307
+
+
+def test_display_merges_terms_into_one_floor() -> None:
+    a = floordiv(L + 3, 6)
+    assert str(a - floordiv(3 * a + 1, 4)) == "floor((L + 15) / 24)"  # tf2onnx SAME-pool chains
+    assert str(L - floordiv(L, 2)) == "ceil(L / 2)"
+    assert str(floordiv(L, 2) + 1) == "floor(L / 2) + 1"  # a constant is not folded in
+
+
+@settings(max_examples=400, deadline=None)
+@given(exprs(), st.integers(-1000, 10**6), st.integers(-1000, 10**6))
+def test_displayed_formula_has_the_same_value(e, lv, hv) -> None:  # type: ignore[no-untyped-def]
+    """What a finding prints is the expression: evaluated with exact floor/ceil, it gives the same number."""
+    assert _eval_text(str(e), lv, hv) == e.evaluate({s_L: lv, s_H: hv}), str(e)

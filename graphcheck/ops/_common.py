@@ -98,7 +98,9 @@ def window_formula(in_: Expr, pads: int, span: int, stride: int, ceil: bool = Fa
 
     ``span`` is ``dilation*(kernel-1) + 1``; zero terms are left out and stride 1 is simplified.
     """
-    parts = [str(in_) if len(in_.terms) <= 1 else f"({in_})"]
+    text = str(in_)
+    single = text.isidentifier() or text.isdigit() or (text.startswith(("floor(", "ceil(")) and text.endswith(")"))
+    parts = [text if len(in_.terms) <= 1 or single else f"({text})"]
     if pads:
         parts.append(f"+ {pads}")
     if span > 1:

@@ -64,3 +64,42 @@ def refresh() -> None:  # pragma: no cover - maintenance helper
 
 if __name__ == "__main__":  # pragma: no cover
     refresh()
+
+
+# The README's table of classic cases: each cell's statements are what the real exports answer.
+CASES = {
+    "(a)": [("keras", "kernel_too_long")],
+    "(b)": [("torch", "long_stride")],
+    "(c)": [("torch", "forgotten_channel")],
+    "(d)": [("keras", "tcn")],
+    "(e)": [("torch", "flatten_linear")],
+    "(f)": [("keras", "unet")],
+    "(g)": [("keras", "gather_positions"), ("keras", "learned_positions")],
+}
+
+
+def _classic_rows() -> dict[str, str]:
+    rows = {}
+    for line in README.read_text().splitlines():
+        m = re.match(r"\| (\([a-g]\)) [^|]*\| (.*) \|$", line)
+        if m:
+            rows[m.group(1)] = m.group(2)
+    return rows
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_readme_classic_cases_are_real(case: str) -> None:
+    row = _classic_rows()[case]
+    for fw, name in CASES[case]:
+        for mod in NEEDS[fw]:
+            pytest.importorskip(mod)
+        if fw == "keras":
+            from tests.frontends import test_keras as k
+
+            valid = k.report(name).valid
+        else:
+            from tests.frontends import test_torch as t
+
+            valid = t.report(name, "legacy").valid
+        statement = valid.split("   (")[0]  # without the "(batch: any >= 1)" part
+        assert f"`{statement}`" in row, (case, statement, row)
