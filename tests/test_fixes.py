@@ -33,6 +33,16 @@ def apply_fix(model: onnx.ModelProto, fix: Fix) -> onnx.ModelProto:
     return m
 
 
+def input_shapes(model: onnx.ModelProto, sizes: dict[str, int]) -> dict[str, tuple[int, ...]]:
+    """Each graph input's concrete shape: named dims from ``sizes``, other dynamic ones 1."""
+    return {
+        vi.name: tuple(
+            d.dim_value if d.HasField("dim_value") else sizes.get(d.dim_param, 1) for d in vi.type.tensor_type.shape.dim
+        )
+        for vi in model.graph.input
+    }
+
+
 CASES = [
     ("toy.onnx", {"unk__68": 5}),
     ("torch_conv1d_legacy.onnx", {"length": 8}),
@@ -56,14 +66,7 @@ def test_fixes_run_in_onnxruntime(name: str, sizes: dict[str, int]) -> None:
         changed = apply_fix(model, f)
         # our own verdict on the changed model, from the file route
         assert graphcheck.check(changed).accepts(sizes) is True, f.text
-        shapes = {}
-        for vi in changed.graph.input:
-            dims = [
-                d.dim_value if d.HasField("dim_value") else sizes.get(d.dim_param, 1)
-                for d in vi.type.tensor_type.shape.dim
-            ]
-            shapes[vi.name] = tuple(dims)
-        jobs.append((expose_all(changed), [shapes]))
+        jobs.append((expose_all(changed), [input_shapes(changed, sizes)]))
     for f, res in zip(layer_fixes, probe_many(jobs)):
         assert res[0].nonempty, (f.text, res[0].error)
 
@@ -120,16 +123,7 @@ def test_gate_fixes_meet_the_whole_requirement(name: str, req: str) -> None:
     for f in outcome.fixes:
         changed = apply_fix(model, f)
         assert run_gate(graphcheck.check(changed), [spec]).status == "pass", f.text
-        points = []
-        for n in sizes:
-            shapes = {}
-            for vi in changed.graph.input:
-                dims = [
-                    d.dim_value if d.HasField("dim_value") else (n if d.dim_param == sym else 1)
-                    for d in vi.type.tensor_type.shape.dim
-                ]
-                shapes[vi.name] = tuple(dims)
-            points.append(shapes)
+        points = [input_shapes(changed, {sym: n}) for n in sizes]
         jobs.append((expose_all(changed), points))  # every intermediate must be non-empty too
     for f, res in zip(outcome.fixes, probe_many(jobs)):
         bad = [n for n, r in zip(sizes, res) if not r.nonempty]
