@@ -124,9 +124,8 @@ def propagate(node: Node, ins: list[Fact | None], outs: list[Fact]) -> list[Fact
         if parts and all(p is not None for p in parts) and any(f is not None and f.bounds is not None for f in sources):
             los = [p[0] for p in parts if p is not None]
             his = [p[1] for p in parts if p is not None]
+            # every source attains its extremes (Concat: each extreme is attained in one input)
             exact = keeps_all and all(p[2] for p in parts if p is not None)
-            if len(parts) > 1:  # Concat: each extreme is attained in one of the inputs
-                exact = exact and all(p is not None for p in parts)
             b = (emin(*los), emax(*his), exact)
     elif op in ("Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equal") and len(ins) == 2:
         ba, bb = _bounds(ins[0]), _bounds(ins[1])
