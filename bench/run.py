@@ -104,14 +104,14 @@ def worker(tool: str, path: str) -> dict:
 
         api = "graphcheck.check(path).valid" if hasattr(graphcheck, "check") else "load+analyze (fallback)"
         # the package imports its op rules lazily; import them here so their cost is not timed as work
-        import graphcheck.infer
-        import graphcheck.load
+        import graphcheck.infer.engine
+        import graphcheck.model.load
 
         try:
-            import graphcheck.report  # noqa: F401
+            import graphcheck.report.report  # noqa: F401
         except ImportError:
             pass
-        ensure = getattr(graphcheck.infer, "_ensure_loaded", None)
+        ensure = getattr(graphcheck.infer.engine, "_ensure_loaded", None)
         if callable(ensure):
             ensure()
         t1 = perf()
@@ -124,8 +124,8 @@ def worker(tool: str, path: str) -> dict:
                 res["complete"] = bool(r.complete)
                 res["exact"] = bool(getattr(r, "exact", False))
             else:
-                from graphcheck.infer import analyze
-                from graphcheck.load import load
+                from graphcheck.infer.engine import analyze
+                from graphcheck.model.load import load
 
                 a = analyze(load(path))
                 res["work_s"] = perf() - t1
@@ -135,21 +135,21 @@ def worker(tool: str, path: str) -> dict:
         except Exception as exc:  # noqa: BLE001
             res.update(ok=False, work_s=perf() - t1, error=f"{type(exc).__name__}: {exc}"[:500])
     elif tool == "phases":  # graphcheck's own stages, through its internal modules (for --phases)
-        import graphcheck.infer
-        import graphcheck.load
-        import graphcheck.report
+        import graphcheck.infer.engine
+        import graphcheck.model.load
+        import graphcheck.report.report
 
-        ensure = getattr(graphcheck.infer, "_ensure_loaded", None)
+        ensure = getattr(graphcheck.infer.engine, "_ensure_loaded", None)
         if callable(ensure):
             ensure()
         t1 = perf()
         res["import_s"] = t1 - t0
         try:
-            g = graphcheck.load.load(path)
+            g = graphcheck.model.load.load(path)
             t2 = perf()
-            a = graphcheck.infer.analyze(g)
+            a = graphcheck.infer.engine.analyze(g)
             t3 = perf()
-            r = graphcheck.report.Report(a, path)
+            r = graphcheck.report.report.Report(a, path)
             res["verdict"] = r.valid
             t4 = perf()
             res.update(work_s=t4 - t1, load_s=t2 - t1, infer_s=t3 - t2, solve_s=t4 - t3, nodes=len(g.nodes))

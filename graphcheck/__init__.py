@@ -5,53 +5,29 @@
 >>> report.valid                                      # 'L >= 9   (N: any >= 1)'
 >>> report.accepts({"L": 5})                          # False
 >>> report.at({"L": 5}).first_failure                 # the first failing node, numbers filled in
+
+Importing the package is cheap: ``check`` and ``Report`` (from :mod:`graphcheck.api`) are
+imported on first use, so ``graphcheck --version`` or ``graphcheck rule`` never load onnx.
+The layers, bottom to top: ``symbolic`` <- ``model`` <- ``infer`` <- ``report`` <- ``render``
+<- ``api`` <- ``keras``/``torch``/``gate`` <- ``cli`` (see README, "How it is built").
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any
 
 from graphcheck.errors import GraphcheckError, ModelLoadError, UsageError
+from graphcheck.version import __version__
 
 if TYPE_CHECKING:
-    import onnx
+    from graphcheck.api import Report, check
 
-    from graphcheck.report import Report
-
-__version__ = "0.1.0"
-
-__all__ = ["check", "GraphcheckError", "ModelLoadError", "UsageError", "__version__"]
-
-ModelLike = Union[str, "os.PathLike[str]", bytes, "onnx.ModelProto"]
+__all__ = ["check", "Report", "GraphcheckError", "ModelLoadError", "UsageError", "__version__"]
 
 
-def check(
-    model: ModelLike,
-    dims: Mapping[str, int | str] | Sequence[str] | None = None,
-    *,
-    semantics: str = "spec",
-) -> Report:
-    """Analyse a model: a path, serialized bytes, or an in-memory ``onnx.ModelProto``.
+def __getattr__(name: str) -> Any:
+    if name in ("check", "Report"):
+        from graphcheck import api
 
-    ``dims`` fixes or renames sizes: ``{"N": 1}`` fixes a symbol, ``{"signal:1": "L"}`` makes a
-    fixed dimension symbolic ("which lengths would this model accept?"); the CLI's
-    ``["N=1", "signal:1=L"]`` form is accepted too. ``semantics="ort"`` reproduces
-    onnxruntime where it deviates from the ONNX spec (its pools truncate toward zero).
-    """
-    from graphcheck.infer import analyze, parse_dims
-    from graphcheck.load import load
-    from graphcheck.report import Report
-
-    if semantics not in ("spec", "ort"):
-        raise UsageError(f"semantics must be 'spec' or 'ort', got {semantics!r}")
-    if dims is None:
-        dmap: dict[str, int | str] = {}
-    elif isinstance(dims, Mapping):
-        dmap = dict(dims)
-    else:
-        dmap = parse_dims(list(dims))
-    graph = load(model)
-    name = os.fspath(model) if isinstance(model, str | os.PathLike) else graph.source
-    return Report(analyze(graph, dmap, semantics), name)
+        return getattr(api, name)
+    raise AttributeError(f"module 'graphcheck' has no attribute {name!r}")

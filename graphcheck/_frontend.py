@@ -77,7 +77,7 @@ def check_semantics(semantics: str) -> None:
 
 def normalize_dims(dims: Mapping[str, int | str] | Sequence[str] | None) -> dict[str, int | str]:
     """``{"batch": 1}`` or the CLI's ``["batch=1", "signal:1=L"]`` as one mapping."""
-    from graphcheck.infer import parse_dims
+    from graphcheck.infer.engine import parse_dims
 
     if dims is None:
         return {}

@@ -15,8 +15,8 @@ from typing import Annotated
 
 import typer
 
-from graphcheck import __version__
 from graphcheck.errors import GraphcheckError, UsageError
+from graphcheck.version import __version__
 
 app = typer.Typer(
     add_completion=False,
@@ -63,9 +63,9 @@ def _progress(done: int, total: int) -> None:
 
 
 def _load_report(model: str, dim: list[str] | None) -> object:
-    from graphcheck.infer import analyze, parse_dims
-    from graphcheck.load import load
-    from graphcheck.report import Report
+    from graphcheck.api import Report
+    from graphcheck.infer.engine import analyze, parse_dims
+    from graphcheck.model.load import load
 
     dims = parse_dims(dim or [])
     graph = load(model)
@@ -73,7 +73,7 @@ def _load_report(model: str, dim: list[str] | None) -> object:
 
 
 def _sizes(at: list[str] | None) -> dict[str, int]:
-    from graphcheck.infer import parse_dims
+    from graphcheck.infer.engine import parse_dims
 
     parsed = parse_dims(at or [])
     out: dict[str, int] = {}
@@ -97,9 +97,9 @@ def check(
     all: Annotated[bool, typer.Option("--all", help="Show every finding in text output.")] = False,
 ) -> None:
     """Report the exact set of valid input sizes, and every condition that limits it."""
+    from graphcheck.api import Report
     from graphcheck.render.json import report_dict
     from graphcheck.render.text import render_check
-    from graphcheck.report import Report
 
     report = _load_report(model, dim)
     assert isinstance(report, Report)
@@ -127,9 +127,9 @@ def explain(
     nodes: Annotated[bool, typer.Option("--nodes", help="One row per ONNX node, not per framework layer.")] = False,
 ) -> None:
     """Every layer's (or node's) concrete output shape at the given sizes, the first failure marked."""
+    from graphcheck.api import Report
     from graphcheck.render.json import evaluation_dict
     from graphcheck.render.text import render_explain
-    from graphcheck.report import Report
 
     report = _load_report(model, dim)
     assert isinstance(report, Report)
@@ -177,13 +177,14 @@ def gate(
     ] = None,
 ) -> None:
     """Exit 0 when every required size is proven valid, 1 when one fails, 2 on error or unknown."""
-    from graphcheck.gate import batch_exit_code, expand_models
-    from graphcheck.require import parse_requirement
+    from graphcheck.gate.decision import expand_models
+    from graphcheck.gate.require import parse_requirement
+    from graphcheck.render._gatecommon import batch_exit_code
 
     for r in require or []:
         parse_requirement(r)  # a malformed requirement is a usage error before any work
     if policy is not None:
-        from graphcheck.policy import load_policy
+        from graphcheck.gate.policy import load_policy
 
         load_policy(policy)
     paths = expand_models(models)
@@ -204,11 +205,11 @@ def _run_gate(
     tracking_uri: str | None,
     promote: str | None,
 ) -> list[dict[str, object]]:
-    from graphcheck.gate import gate_path
+    from graphcheck.gate.decision import gate_path
 
     def one(path: str) -> dict[str, object]:
         if path.startswith("models:/"):
-            from graphcheck.mlflow_gate import gate_registered
+            from graphcheck.gate.mlflow_registry import gate_registered
 
             return gate_registered(
                 path,
@@ -227,7 +228,7 @@ def _run_gate(
     if jobs > 1 and len(paths) > 1 and not any(p.startswith("models:/") for p in paths):
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        from graphcheck.gate import gate_path as worker
+        from graphcheck.gate.decision import gate_path as worker
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futs = {
@@ -276,7 +277,7 @@ def rule(
     code: Annotated[str | None, typer.Argument(help="A code (GC001) or name (negative-dimension).")] = None,
 ) -> None:
     """Explain a diagnostic code; without one, list them all."""
-    from graphcheck.codes import CODES, lookup_code
+    from graphcheck.report.codes import CODES, lookup_code
 
     if code is None:
         width = max(len(c.name) for c in CODES.values())

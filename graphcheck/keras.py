@@ -33,12 +33,12 @@ from graphcheck._frontend import (
     rename_input_dims,
 )
 from graphcheck.errors import GraphcheckError
-from graphcheck.layers import FrameworkInfo, LayerInfo
+from graphcheck.model.layers import FrameworkInfo, LayerInfo
 
 if TYPE_CHECKING:
     import onnx
 
-    from graphcheck.report import Report
+    from graphcheck.api import Report
 
 __all__ = ["check", "export", "framework_info", "report_for", "symbolic_axes", "DEFAULT_OPSET"]
 
@@ -208,9 +208,9 @@ def report_for(
     semantics: str = "spec",
 ) -> Report:
     """The analysis of an already exported model (from :func:`export`) with the live model's layers."""
-    from graphcheck.infer import analyze
-    from graphcheck.load import from_proto
-    from graphcheck.report import Report
+    from graphcheck.api import Report
+    from graphcheck.infer.engine import analyze
+    from graphcheck.model.load import from_proto
 
     check_semantics(semantics)
     return Report(analyze(from_proto(proto), normalize_dims(dims), semantics), info.model_name, framework=info)

@@ -43,12 +43,12 @@ from graphcheck._frontend import (
     rename_input_dims,
 )
 from graphcheck.errors import GraphcheckError, UsageError
-from graphcheck.layers import FrameworkInfo, LayerInfo
+from graphcheck.model.layers import FrameworkInfo, LayerInfo
 
 if TYPE_CHECKING:
     import onnx
 
-    from graphcheck.report import Report
+    from graphcheck.api import Report
 
 __all__ = ["check", "export", "framework_info", "report_for", "default_dynamic_axes", "DYNAMO_OPSET", "LEGACY_OPSET"]
 
@@ -376,9 +376,9 @@ def report_for(
     semantics: str = "spec",
 ) -> Report:
     """The analysis of an already exported model (from :func:`export`) with the live module's layers."""
-    from graphcheck.infer import analyze
-    from graphcheck.load import from_proto
-    from graphcheck.report import Report
+    from graphcheck.api import Report
+    from graphcheck.infer.engine import analyze
+    from graphcheck.model.load import from_proto
 
     check_semantics(semantics)
     return Report(analyze(from_proto(proto), normalize_dims(dims), semantics), info.model_name, framework=info)

@@ -12,14 +12,14 @@ import pytest
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     try:
-        from tests.test_node_backend import SUMMARY
+        from tests.infer.test_node_backend import SUMMARY
     except Exception:  # pragma: no cover
         return
     if SUMMARY:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(SUMMARY.items()))
         terminalreporter.write_line(f"onnx backend node tests: {parts}")
     try:
-        from tests.test_onnx_models import RESULTS
+        from tests.infer.test_onnx_models import RESULTS
     except Exception:  # pragma: no cover
         RESULTS = None  # type: ignore[assignment]
     if RESULTS:

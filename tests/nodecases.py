@@ -19,9 +19,9 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from graphcheck.evaluate import evaluate
-from graphcheck.infer import analyze
-from graphcheck.load import from_proto
+from graphcheck.infer.engine import analyze
+from graphcheck.model.load import from_proto
+from graphcheck.report.evaluate import evaluate
 
 CONST_MAX = 16
 

@@ -16,8 +16,8 @@ import onnx
 import pytest
 
 import graphcheck
-from graphcheck.intset import MAXDIM
-from graphcheck.report import Report
+from graphcheck.report.report import Report
+from graphcheck.symbolic.intset import MAXDIM
 from tests.ortprobe import expose_all, probe
 
 ROOT = Path(__file__).resolve().parent.parent

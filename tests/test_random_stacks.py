@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 import graphcheck
-from graphcheck.intset import MAXDIM
+from graphcheck.symbolic.intset import MAXDIM
 from tests.ortprobe import expose_all, probe_many
 
 C = 2
@@ -140,7 +140,7 @@ def model(draw: st.DrawFn) -> tuple[onnx.ModelProto, bool, int]:
     return m, b.has_pool, spatial
 
 
-def _probe_sizes(rep: graphcheck.report.Report, spatial: int, rnd: random.Random) -> list[dict[str, int]]:
+def _probe_sizes(rep: graphcheck.report.report.Report, spatial: int, rnd: random.Random) -> list[dict[str, int]]:
     last = 1
     for name in rep.symbols:
         vs = rep.valid_set(name)

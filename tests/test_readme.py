@@ -9,7 +9,7 @@ import re
 import shlex
 from pathlib import Path
 
-from graphcheck.registry import rules_by_family
+from graphcheck.infer.ops import rules_by_family
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

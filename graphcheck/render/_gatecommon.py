@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graphcheck.codes import CODES
+from graphcheck.report.codes import CODES
 
 GATE_FAILS = "GC201"
 GATE_UNKNOWN = "GC202"
@@ -309,3 +309,11 @@ def summary_text(results: Sequence[Mapping[str, Any]]) -> str:
         f"{n} model{'s' if n != 1 else ''}: {c['pass']} passed, {c['fail']} failed, "
         f"{c['unknown']} unknown, {c['error']} error{'s' if c['error'] != 1 else ''}"
     )
+
+
+def batch_exit_code(results: Sequence[Mapping[str, object]]) -> int:
+    """The exit code of a gate run: 2 when any model errs or is undecided (or there are none), 1 when one fails."""
+    statuses = {r["status"] for r in results}
+    if not results or statuses & {"error", "unknown"}:
+        return 2
+    return 1 if "fail" in statuses else 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from graphcheck.codes import CODES
 from graphcheck.render._gatecommon import (
     GateItem,
     counts,
@@ -21,6 +20,7 @@ from graphcheck.render._gatecommon import (
     relative_path,
     summary_text,
 )
+from graphcheck.report.codes import CODES
 
 __all__ = ["render_github", "escape_data", "escape_property"]
 

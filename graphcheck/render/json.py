@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from graphcheck import __version__
-from graphcheck.evaluate import Evaluation
+from graphcheck.report.evaluate import Evaluation
+from graphcheck.version import __version__
 
 if TYPE_CHECKING:
-    from graphcheck.fixes import Fix
-    from graphcheck.report import Report
+    from graphcheck.report.fixes import Fix
+    from graphcheck.report.report import Report
 
 SCHEMA_VERSION = 1
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from graphcheck import __version__
-from graphcheck.codes import CODES, Code
-from graphcheck.render._gatecommon import GateItem, Where, relative_path, repo_root
+from graphcheck.render._gatecommon import GateItem, Where, batch_exit_code, gate_items, relative_path, repo_root
+from graphcheck.report.codes import CODES, Code
+from graphcheck.version import __version__
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -133,8 +133,6 @@ def _properties(item: GateItem) -> dict[str, Any]:
 
 def render_sarif(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A SARIF 2.1.0 log for the gate's results (``result_dict`` per model)."""
-    from graphcheck.gate import batch_exit_code
-    from graphcheck.render._gatecommon import gate_items
 
     root = repo_root()
     items = list(gate_items(results))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from graphcheck.evaluate import Evaluation
+from graphcheck.report.evaluate import Evaluation
 
 if TYPE_CHECKING:
-    from graphcheck.fixes import Fix
-    from graphcheck.report import Report
+    from graphcheck.report.fixes import Fix
+    from graphcheck.report.report import Report
 
 MAX_FINDINGS = 25
 

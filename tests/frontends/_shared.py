@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import onnx
 
-from graphcheck.diagnostics import Diagnostic
-from graphcheck.report import Report
+from graphcheck.report.diagnostics import Diagnostic
+from graphcheck.report.report import Report
 from tests.ortprobe import ProbeResult, probe_many
 
 # TensorFlow reads these when it loads: no oneDNN notices, no C++ INFO lines in the test output

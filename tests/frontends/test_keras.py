@@ -27,8 +27,8 @@ pytest.importorskip("tf2onnx")
 import graphcheck  # noqa: E402
 import graphcheck.keras as gk  # noqa: E402
 from graphcheck.errors import GraphcheckError  # noqa: E402
-from graphcheck.fixes import Fix  # noqa: E402
-from graphcheck.report import Report  # noqa: E402
+from graphcheck.report.fixes import Fix  # noqa: E402
+from graphcheck.report.report import Report  # noqa: E402
 
 layers = keras.layers
 ops = keras.ops

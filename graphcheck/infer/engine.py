@@ -1,0 +1,334 @@
+"""Symbolic shape inference: a topological walk applying each op's rule.
+
+The walk has two halves per node. :func:`_step` applies the node's rule to its input facts (a
+pure function of them, but for fresh opaque symbols) and records a :class:`Step`: the output
+facts and exactly what the rule asked. :meth:`_Walk.commit` then does the bookkeeping that
+depends on the order of the walk: it drops conditions already required upstream and adds the
+"every output size >= 1" checks. Keeping the steps makes the walk resumable:
+:mod:`graphcheck.infer.resume` replaces some nodes (a candidate fix), re-runs the rules of the
+changed nodes and of what depends on them, and reuses every other step, fact and condition.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import graphcheck.infer.ops  # noqa: F401  (registers every rule)
+from graphcheck.errors import UsageError
+from graphcheck.infer.bounds import propagate as propagate_bounds
+from graphcheck.infer.facts import UNKNOWN, Fact, Note, Requirement, tensor_fact
+from graphcheck.infer.inputs import input_sizes, parse_dims
+from graphcheck.infer.registry import Invalid, OpContext, Propagate, Unsupported, lookup
+from graphcheck.model.inline import inline_functions
+from graphcheck.model.ir import Graph, Node
+from graphcheck.symbolic.cond import FALSE, TRUE, Cond, ge
+from graphcheck.symbolic.expr import Expr, Sym, sym
+
+__all__ = ["Analysis", "Step", "analyze", "parse_dims"]
+
+INCOMPLETE_CODES = {"GC101", "GC102", "GC103", "GC901"}
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node's rule applied: its output facts and what it asked, before deduplication."""
+
+    outs: tuple[Fact, ...]  # one per node output (UNKNOWN where the rule gave none)
+    requirements: tuple[Requirement, ...]
+    notes: tuple[Note, ...]
+    dim_code: str  # the code and fix hint of this node's "every output size >= 1" checks
+    dim_fix: str
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How much of the analysis' lists the nodes before a position filled."""
+
+    requirements: int
+    notes: int
+
+
+@dataclass
+class Analysis:
+    graph: Graph
+    symbols: tuple[Sym, ...]
+    addresses: dict[str, Expr]  # "input:axis" -> its size (symbol or constant)
+    input_shapes: dict[str, tuple[Expr, ...] | None]
+    facts: dict[str, Fact]
+    requirements: list[Requirement]
+    notes: list[Note]
+    order: list[Node]
+    semantics: str = "spec"
+    fixed: dict[Sym, int] = field(default_factory=dict)  # symbols the user fixed with --dim NAME=V
+    user_symbols: tuple[Sym, ...] = ()  # symbols the user made from fixed dims (--dim input:axis=NAME)
+    dims: dict[str, int | str] = field(default_factory=dict)  # the user's --dim settings
+    steps: list[Step] = field(default_factory=list, repr=False)  # per position in ``order``
+    marks: list[Mark] = field(default_factory=list, repr=False)  # per position: list sizes before it
+    fresh_next: int = 0  # the next number for a fresh opaque symbol (a resumed walk starts there)
+    index_cache: object = field(default=None, repr=False, compare=False)  # graphcheck.infer.resume's index
+
+    @property
+    def complete(self) -> bool:
+        return not any(n.code in INCOMPLETE_CODES for n in self.notes)
+
+    def symbol(self, key: str) -> Sym:
+        """A symbol by name or by ``input:axis`` address."""
+        for s in self.symbols:
+            if s.name == key:
+                return s
+        e = self.addresses.get(key)
+        if e is not None:
+            found = e.as_sym()
+            if found is not None:
+                return found
+            raise UsageError(f"{key} is fixed at {e} in this model; make it symbolic with --dim {key}=NAME")
+        raise UsageError(f"unknown dimension {key!r}; known: {', '.join(self.known_keys())}")
+
+    def known_keys(self) -> list[str]:
+        return [s.name for s in self.symbols] + [a for a in self.addresses if a not in {s.name for s in self.symbols}]
+
+
+def shape_like(f: Fact) -> bool:
+    """A 0-D/1-D int32/int64 tensor: a shape, axes or index list rather than data."""
+    return f.dtype in (6, 7) and f.shape is not None and len(f.shape) <= 1
+
+
+def fusable_ranges(graph: Graph, order: Sequence[Node]) -> dict[int, Node]:
+    """Gather nodes whose indices come from a Range consumed by nothing else (and not a graph
+    output): onnxruntime's GatherToSliceFusion rewrites each pair into a Slice. Keyed by the Gather
+    node's index, the value is the Range node."""
+    uses: dict[str, int] = {}
+    for node in order:
+        for name in node.inputs:
+            if name:
+                uses[name] = uses.get(name, 0) + 1
+    outputs = {vi.name for vi in graph.outputs}
+    ranges = {n.outputs[0]: n for n in order if n.op_type == "Range" and not n.domain and n.outputs and n.outputs[0]}
+    out: dict[int, Node] = {}
+    for node in order:
+        if node.op_type != "Gather" or node.domain or len(node.inputs) < 2:
+            continue
+        idx = node.inputs[1]
+        r = ranges.get(idx)
+        if r is not None and uses.get(idx) == 1 and idx not in outputs:
+            out[node.index] = r
+    return out
+
+
+def run_step(
+    graph: Graph,
+    node: Node,
+    pos: int,
+    facts: Mapping[str, Fact],
+    semantics: str,
+    fresh: Callable[[str], Expr],
+    fused: Node | None,
+) -> Step:
+    """Apply ``node``'s rule to the facts of its inputs."""
+    ins: list[Fact | None] = []
+    missing: list[Note] = []
+    for name in node.inputs:
+        if not name:
+            ins.append(None)
+        elif name in facts:
+            ins.append(facts[name])
+        else:
+            ins.append(UNKNOWN)
+            missing.append(
+                Note("GC102", node.name, node.op_type, pos, f"input {name!r} is produced by nothing in the graph")
+            )
+    domain = node.domain
+    node_opset = graph.opsets.get(domain, graph.opset) if domain else graph.opset
+    fn = lookup(domain, node.op_type, node_opset)
+    ctx = OpContext(node, ins, node_opset, pos, semantics, fresh)
+    if fused is not None:
+        ctx.fused_range = [facts.get(n) if n else None for n in fused.inputs]
+    outs: list[Fact] = []
+    if fn is None:
+        where = f"{domain}::" if domain else ""
+        ctx.note("GC101", f"no rule for op {where}{node.op_type} (opset {node_opset}); its outputs are unknown")
+    else:
+        try:
+            outs = list(fn(ctx))
+        except Propagate:
+            outs = []
+        except Unsupported as exc:
+            ctx.note("GC102", str(exc))
+            outs = []
+        except Invalid as exc:
+            ctx.require(FALSE, "GC010", str(exc))
+            outs = []
+        except Exception as exc:  # a bug in a rule must not take the analysis down
+            ctx.note("GC901", f"internal error in the {node.op_type} rule: {type(exc).__name__}: {exc}")
+            outs = []
+    if outs and any(f is not None and (f.bounds is not None or f.value is not None) for f in ins):
+        outs = propagate_bounds(node, ins, outs)
+    full = tuple(outs[i] if i < len(outs) else UNKNOWN for i in range(len(node.outputs)))
+    return Step(full, tuple(ctx.requirements), tuple(missing + ctx.notes), ctx.dim_code, ctx.dim_fix)
+
+
+class Stopped(Exception):
+    """A resumed walk met a condition or note its caller asked to stop at."""
+
+
+_NEVER = 1 << 62
+
+
+class Walk:
+    """The order-dependent bookkeeping of a walk: facts, deduplicated conditions, notes.
+
+    A resumed walk starts at position ``k`` of a base analysis: its lists begin as the base's up
+    to ``k``, and what the base had seen before ``k`` is looked up in the base's index rather
+    than copied.
+    """
+
+    def __init__(
+        self,
+        facts: dict[str, Fact],
+        stop: Callable[[Requirement | Note], bool] | None = None,
+        base: Analysis | None = None,
+        k: int = 0,
+        base_conds: Mapping[Cond, int] | None = None,
+        base_dims: Mapping[Expr, int] | None = None,
+    ) -> None:
+        self.facts = facts
+        self.stop = stop
+        self.seen: set[Cond] = set()
+        self.checked_dims: set[Expr] = set()  # sizes whose ">= 1" is already required or trivially true
+        self.base_conds: Mapping[Cond, int] = base_conds or {}  # base's conditions -> index in its list
+        self.base_dims: Mapping[Expr, int] = base_dims or {}  # base's checked sizes -> position checked
+        if base is None:
+            self.requirements: list[Requirement] = []
+            self.notes: list[Note] = []
+            self.steps: list[Step] = []
+            self.marks: list[Mark] = []
+            self.cond_limit = self.dim_limit = 0
+        else:
+            mark = base.marks[k] if k < len(base.marks) else Mark(len(base.requirements), len(base.notes))
+            self.requirements = base.requirements[: mark.requirements]
+            self.notes = base.notes[: mark.notes]
+            self.steps = base.steps[:k]
+            self.marks = base.marks[:k]
+            self.cond_limit, self.dim_limit = mark.requirements, k
+
+    def commit(self, node: Node, pos: int, step: Step) -> None:
+        self.steps.append(step)
+        self.marks.append(Mark(len(self.requirements), len(self.notes)))
+        seen, base_conds, cond_limit = self.seen, self.base_conds, self.cond_limit
+        kept = [r for r in step.requirements if r.cond not in seen and base_conds.get(r.cond, _NEVER) >= cond_limit]
+        seen.update(r.cond for r in kept)
+        checked, base_dims, dim_limit = self.checked_dims, self.base_dims, self.dim_limit
+        for i, out_name in enumerate(node.outputs):
+            if not out_name:
+                continue
+            f = step.outs[i]
+            self.facts[out_name] = f
+            if f.shape is None or f.value is not None or shape_like(f):
+                continue  # computed shape/index tensors may legitimately be empty
+            for axis, d in enumerate(f.shape):
+                if d in checked or base_dims.get(d, _NEVER) < dim_limit:
+                    continue
+                checked.add(d)
+                if d.positive_trivially() or d.has_opaque():
+                    continue
+                cond = ge(d, 1)
+                if cond in seen or base_conds.get(cond, _NEVER) < cond_limit:
+                    continue
+                seen.add(cond)
+                if cond == TRUE:
+                    continue
+                kept.append(
+                    Requirement(cond, step.dim_code, node.name, node.op_type, pos, f"output {i} axis {axis}", "", d,
+                                step.dim_fix)
+                )  # fmt: skip
+        if self.stop is not None:
+            items: list[Requirement | Note] = [*kept, *step.notes]
+            if any(self.stop(item) for item in items):
+                raise Stopped()
+        self.requirements.extend(kept)
+        self.notes.extend(step.notes)
+
+
+class Fresh:
+    """Fresh opaque symbols ``?hint#n``, numbered on from ``start`` (a resumed walk starts where
+    its base ended, so a new symbol never meets an old one of the same name)."""
+
+    def __init__(self, start: int) -> None:
+        self.next = start
+
+    def __call__(self, hint: str) -> Expr:
+        n, self.next = self.next, self.next + 1
+        return sym(f"?{hint}#{n}", "opaque", hint)
+
+
+def no_gc(fn: Callable[[], T]) -> T:
+    """The cyclic garbage collector paused: the walk allocates many small acyclic objects, and
+    collecting them repeatedly made the cost grow faster than the node count."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return fn()
+    finally:
+        if paused:
+            gc.enable()
+
+
+def analyze(
+    graph: Graph,
+    dims: Mapping[str, int | str] | None = None,
+    semantics: str = "spec",
+    progress: Callable[[int, int], None] | None = None,
+) -> Analysis:
+    """Run every op rule over the graph and collect the conditions on input sizes.
+
+    ``progress(done, total)`` is called every 500 nodes and at the end, for long graphs.
+    """
+    return no_gc(lambda: _analyze(graph, dims, semantics, progress))
+
+
+def _analyze(
+    graph: Graph,
+    dims: Mapping[str, int | str] | None,
+    semantics: str,
+    progress: Callable[[int, int], None] | None,
+) -> Analysis:
+    dims = dict(dims or {})
+    graph = inline_functions(graph)
+    sizes = input_sizes(graph, dims)
+    facts: dict[str, Fact] = {}
+    for name, t in graph.initializers.items():
+        facts[name] = tensor_fact(t)
+    for vi in graph.inputs:
+        facts[vi.name] = Fact(sizes.shapes[vi.name], vi.elem_type)
+    fresh = Fresh(0)
+    walk = Walk(facts)
+    order = graph.topo_order()
+    fusable = fusable_ranges(graph, order) if semantics == "ort" else {}
+    total = len(order)
+    for pos, node in enumerate(order):
+        if progress is not None and pos % 500 == 0 and pos:
+            progress(pos, total)
+        walk.commit(node, pos, run_step(graph, node, pos, facts, semantics, fresh, fusable.get(node.index)))
+    if progress is not None:
+        progress(total, total)
+    return Analysis(
+        graph,
+        sizes.symbols,
+        sizes.addresses,
+        sizes.shapes,
+        facts,
+        walk.requirements,
+        walk.notes,
+        order,
+        semantics,
+        sizes.fixed,
+        sizes.user_made,
+        dims,
+        walk.steps,
+        walk.marks,
+        fresh.next,
+    )

@@ -1,0 +1,193 @@
+"""Op rules: one pure function per op (and opset where the semantics changed).
+
+A rule takes an :class:`OpContext` (the node, its input facts, the opset) and returns
+the output facts; conditions on sizes go through :meth:`OpContext.require`. Rules live
+in ``graphcheck/infer/ops/<family>.py`` and register themselves with :func:`rule` when
+:mod:`graphcheck.infer.ops` is imported (the engine does).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from graphcheck.infer.facts import Fact, Note, Requirement
+from graphcheck.model.ir import Node, SubGraph, TensorData
+from graphcheck.symbolic.cond import TRUE, Cond
+from graphcheck.symbolic.expr import Expr, const, sym
+
+RuleFn = Callable[["OpContext"], Sequence[Fact]]
+
+_RULES: dict[tuple[str, str], list[tuple[int, RuleFn]]] = {}
+
+
+def rule(*ops: str, since: int = 1, domain: str = "") -> Callable[[RuleFn], RuleFn]:
+    """Register ``fn`` for ``ops`` from opset ``since`` on (until a later registration)."""
+
+    def deco(fn: RuleFn) -> RuleFn:
+        for op in ops:
+            lst = _RULES.setdefault((domain, op), [])
+            lst.append((since, fn))
+            lst.sort(key=lambda x: x[0])
+        return fn
+
+    return deco
+
+
+def lookup(domain: str, op: str, opset: int) -> RuleFn | None:
+    lst = _RULES.get((domain, op))
+    if not lst:
+        return None
+    i = bisect.bisect_right([s for s, _ in lst], opset) - 1
+    return lst[max(i, 0)][1]
+
+
+class Unsupported(Exception):
+    """The rule cannot follow this node (an attribute form, a value it cannot know): outputs unknown, GC102."""
+
+
+class Propagate(Exception):
+    """An input is already unknown: outputs become unknown without a new note."""
+
+
+class Invalid(Exception):
+    """The node is invalid for every size (a malformed model): GC010 with this message."""
+
+
+@dataclass
+class OpContext:
+    node: Node
+    inputs: list[Fact | None]
+    opset: int
+    order: int
+    semantics: str = "spec"  # "spec" or "ort"
+    fresh: Callable[[str], Expr] = lambda hint: sym(hint, "opaque")
+    requirements: list[Requirement] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    dim_code: str = "GC002"  # code for the engine's "every output size >= 1" checks on this node
+    dim_fix: str = ""
+    # semantics "ort" only: the input facts of a Range whose only consumer is this Gather's indices;
+    # onnxruntime's optimizer (GatherToSliceFusion) turns that pair into a Slice, which clamps
+    fused_range: list[Fact | None] | None = None
+
+    # -- attributes ------------------------------------------------------------
+    def attr(self, name: str, default: Any = None) -> Any:
+        return self.node.attrs.get(name, default)
+
+    def attr_int(self, name: str, default: int) -> int:
+        v = self.node.attrs.get(name, default)
+        if not isinstance(v, int):
+            raise Invalid(f"attribute {name} should be an int, got {v!r}")
+        return v
+
+    def attr_ints(self, name: str, default: Sequence[int] | None = None) -> tuple[int, ...] | None:
+        v = self.node.attrs.get(name)
+        if v is None:
+            return None if default is None else tuple(default)
+        if isinstance(v, int):
+            return (v,)
+        if not isinstance(v, tuple) or not all(isinstance(x, int) for x in v):
+            raise Invalid(f"attribute {name} should be ints, got {v!r}")
+        return v
+
+    def attr_str(self, name: str, default: str) -> str:
+        v = self.node.attrs.get(name, default)
+        return v if isinstance(v, str) else default
+
+    def attr_float(self, name: str, default: float) -> float:
+        v = self.node.attrs.get(name, default)
+        return float(v) if isinstance(v, int | float) else default
+
+    def attr_tensor(self, name: str) -> TensorData | None:
+        v = self.node.attrs.get(name)
+        return v if isinstance(v, TensorData) else None
+
+    def attr_graph(self, name: str) -> SubGraph | None:
+        v = self.node.attrs.get(name)
+        return v if isinstance(v, SubGraph) else None
+
+    # -- inputs ------------------------------------------------------------------
+    def has(self, i: int) -> bool:
+        return i < len(self.inputs) and self.inputs[i] is not None
+
+    def fact(self, i: int) -> Fact:
+        """Input ``i``'s fact (shape may be unknown)."""
+        if not self.has(i):
+            raise Invalid(f"input {i} is required but missing")
+        f = self.inputs[i]
+        assert f is not None
+        return f
+
+    def shape(self, i: int) -> tuple[Expr, ...]:
+        """Input ``i``'s shape; an unknown shape ends this node's analysis quietly."""
+        f = self.fact(i)
+        if f.shape is None:
+            raise Propagate()
+        return f.shape
+
+    def ints(self, i: int, what: str = "") -> tuple[Expr, ...]:
+        """Input ``i``'s values as integer expressions; unknown values make the outputs unknown (GC102)."""
+        f = self.fact(i)
+        vals = f.int_values()
+        if vals is None:
+            raise Unsupported(
+                f"the value of input {i} ({self.node.inputs[i]}{', ' + what if what else ''}) is not known statically"
+            )
+        return vals
+
+    def const_ints(self, i: int, what: str = "") -> tuple[int, ...]:
+        vals = self.ints(i, what)
+        if not all(v.is_const for v in vals):
+            raise Unsupported(
+                f"input {i} ({self.node.inputs[i]}{', ' + what if what else ''}) depends on the input sizes"
+            )
+        return tuple(v.value for v in vals)
+
+    def fractions(self, i: int, what: str = "") -> tuple[Fraction, ...]:
+        f = self.fact(i)
+        if f.value is None:
+            raise Unsupported(
+                f"the value of input {i} ({self.node.inputs[i]}{', ' + what if what else ''}) is not known statically"
+            )
+        out = []
+        for v in f.value:
+            if isinstance(v, Expr):
+                if not v.is_const:
+                    raise Unsupported(f"input {i} ({self.node.inputs[i]}) depends on the input sizes")
+                out.append(Fraction(v.value))
+            else:
+                out.append(v)
+        return tuple(out)
+
+    # -- conditions ----------------------------------------------------------------
+    def require(
+        self,
+        cond: Cond,
+        code: str,
+        what: str,
+        formula: str | Callable[[], str] = "",
+        value: Expr | None = None,
+        fix: str = "",
+    ) -> None:
+        if cond == TRUE:
+            return
+        self.requirements.append(
+            Requirement(cond, code, self.node.name, self.node.op_type, self.order, what, formula, value, fix)
+        )
+
+    def note(self, code: str, message: str) -> None:
+        self.notes.append(Note(code, self.node.name, self.node.op_type, self.order, message))
+
+
+def norm_axis(axis: int, rank: int, node: Node) -> int:
+    a = axis + rank if axis < 0 else axis
+    if not 0 <= a < rank:
+        raise Invalid(f"axis {axis} is out of range for rank {rank}")
+    return a
+
+
+def c(v: int) -> Expr:
+    return const(v)

@@ -1,0 +1,239 @@
+"""Re-inference of a changed graph from an analysis already made (the fix search's engine).
+
+A candidate fix changes one node's attributes (and perhaps its weight). :func:`reanalyze` walks
+the changed graph from the first changed node on, re-running the rule of a node only when one of
+its inputs' facts changed, and reusing the base analysis' steps, facts and conditions everywhere
+else. :class:`Trials` answers the fix search's cheaper question, "does the changed model meet
+every condition at these sizes?", for many candidates of one base: each walk stops at its first
+failing condition, and walks that reach a state already decided (the same position with the
+same changed facts still to be read) end with that answer at once.
+
+Budgets: none is needed. A walk visits each node at most once and the outcome table grows by at
+most one entry per node visited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from graphcheck.infer.engine import (
+    Analysis,
+    Fresh,
+    Stopped,
+    Walk,
+    fusable_ranges,
+    no_gc,
+    run_step,
+    shape_like,
+)
+from graphcheck.infer.facts import Fact, Note, Requirement, tensor_fact
+from graphcheck.model.ir import Node, TensorData
+from graphcheck.symbolic.cond import Cond
+from graphcheck.symbolic.expr import Expr
+
+__all__ = ["reanalyze", "Trials"]
+
+Stop = Callable[[Requirement | Note], bool]
+
+
+@dataclass(frozen=True)
+class _Index:
+    """What a resumed walk looks up in the analysis it resumes (built once per analysis)."""
+
+    position: dict[int, int]  # node index -> position in the walk
+    consumers: dict[str, tuple[int, ...]]  # value name -> positions of the nodes reading it
+    last_use: dict[str, int]  # value name -> the last position that reads it (fused Gathers included)
+    cond_at: dict[Cond, int]  # each required condition -> its index in ``requirements``
+    dim_at: dict[Expr, int]  # each size whose ">= 1" was checked (or trivially true) -> where first
+    fusable: dict[int, Node]  # semantics "ort": Gather node index -> the Range fused into it
+
+
+def _index(a: Analysis) -> _Index:
+    if isinstance(a.index_cache, _Index):
+        return a.index_cache
+    if len(a.steps) != len(a.order):
+        raise ValueError("resuming needs an analysis made by graphcheck.infer.engine.analyze")
+    consumers: dict[str, list[int]] = {}
+    dim_at: dict[Expr, int] = {}
+    for pos, (node, step) in enumerate(zip(a.order, a.steps)):
+        for name in node.inputs:
+            if name:
+                consumers.setdefault(name, []).append(pos)
+        for out_name, f in zip(node.outputs, step.outs):
+            if out_name and f.shape is not None and f.value is None and not shape_like(f):
+                for d in f.shape:
+                    dim_at.setdefault(d, pos)
+    fusable = fusable_ranges(a.graph, a.order) if a.semantics == "ort" else {}
+    position = {n.index: pos for pos, n in enumerate(a.order)}
+    last_use = {name: max(ps) for name, ps in consumers.items()}
+    for gi, rng in fusable.items():  # a fused Gather reads its Range's inputs too
+        for name in rng.inputs:
+            if name:
+                last_use[name] = max(last_use.get(name, -1), position[gi])
+    idx = _Index(
+        position,
+        {k: tuple(v) for k, v in consumers.items()},
+        last_use,
+        {r.cond: i for i, r in enumerate(a.requirements)},
+        dim_at,
+        fusable,
+    )
+    a.index_cache = idx
+    return idx
+
+
+def _check_changes(base: Analysis, nodes: Mapping[int, Node]) -> None:
+    position = _index(base).position
+    for i, new in nodes.items():
+        old = base.order[position[i]] if i in position else None
+        if old is None or (old.op_type, old.domain, old.inputs, old.outputs) != (
+            new.op_type,
+            new.domain,
+            new.inputs,
+            new.outputs,
+        ):
+            raise ValueError(f"node {i} must keep its op, inputs and outputs")
+
+
+def reanalyze(
+    base: Analysis,
+    nodes: Mapping[int, Node] | None = None,
+    initializers: Mapping[str, TensorData] | None = None,
+    *,
+    stop: Stop | None = None,
+) -> Analysis | None:
+    """``base``'s analysis with some nodes (by index) and initializers replaced.
+
+    The graph keeps its shape: each replacement has the op, inputs and outputs of the node it
+    replaces (a candidate fix changes attributes and weights). Everything before the first
+    changed node is reused as it was, and so is every later node whose inputs' facts came out
+    unchanged. The result equals a fresh ``analyze`` of the changed graph, up to the numbering of
+    opaque symbols.
+
+    ``stop`` is asked about every condition and note from the first changed node on (in walk
+    order): when it returns True the walk ends there and the result is None.
+    """
+    nodes, initializers = dict(nodes or {}), dict(initializers or {})
+    _check_changes(base, nodes)
+    result = no_gc(lambda: _resume(base, nodes, initializers, stop, Fresh(base.fresh_next), None))
+    assert not isinstance(result, bool)
+    return result
+
+
+class Trials:
+    """Candidate changes of one base analysis, each asked: does every condition and note from the
+    change on pass ``fails``? (The fix search asks it at the sizes the user gave.)
+
+    The answer from a position on depends only on which facts differ from the base's there and
+    are still to be read, so it is remembered for that state: a later candidate that reaches the
+    same state (a kernel shortened by one in either of two 'same'-padded layers makes the same
+    change downstream) gets the answer without walking the rest. Opaque symbols are numbered
+    across all candidates, so the facts of two candidates never share a name by accident.
+    """
+
+    def __init__(self, base: Analysis, fails: Stop) -> None:
+        self.base = base
+        self.fails = fails
+        self.fresh = Fresh(base.fresh_next)
+        self.outcomes: dict[tuple[int, frozenset[tuple[str, Fact]]], bool] = {}
+
+    def passes(self, nodes: Mapping[int, Node], initializers: Mapping[str, TensorData] | None = None) -> bool:
+        """True when the changed graph meets no failing condition or note from the change on."""
+        nodes_, inits = dict(nodes), dict(initializers or {})
+        _check_changes(self.base, nodes_)
+        return no_gc(lambda: _resume(self.base, nodes_, inits, self.fails, self.fresh, self.outcomes)) is True
+
+    def position(self, node_index: int) -> int | None:
+        """Where the node with this index is in the base's walk."""
+        return _index(self.base).position.get(node_index)
+
+
+def _resume(
+    base: Analysis,
+    nodes: dict[int, Node],
+    initializers: dict[str, TensorData],
+    stop: Stop | None,
+    fresh: Fresh,
+    outcomes: dict[tuple[int, frozenset[tuple[str, Fact]]], bool] | None,
+) -> Analysis | bool | None:
+    """The walk of the changed graph: its analysis, or None when ``stop`` ended it. With
+    ``outcomes`` only the verdict is wanted: True when it would pass (no analysis is built when a
+    known state answers), False or None when it stops."""
+    idx = _index(base)
+    graph = base.graph
+    order = base.order
+    if nodes or initializers:
+        inits = dict(graph.initializers)
+        inits.update(initializers)
+        graph = replace(graph, nodes=[nodes.get(n.index, n) for n in graph.nodes], initializers=inits)
+        order = [nodes.get(n.index, n) for n in order]
+    facts = dict(base.facts)
+    changed: dict[str, Fact] = {}  # values whose fact differs from base's, with the new fact
+    live: dict[str, Fact] = {}  # those of them still to be read
+    expiry: dict[int, list[str]] = {}  # position -> changed values read there for the last time
+
+    def change(name: str, f: Fact, pos: int) -> None:
+        changed[name] = f
+        last = idx.last_use.get(name, -1)
+        if last >= pos:
+            live[name] = f
+            expiry.setdefault(last, []).append(name)
+
+    for name, t in initializers.items():
+        facts[name] = tensor_fact(t)
+        change(name, facts[name], 0)
+    starts = [idx.position[i] for i in nodes] + [p for name in changed for p in idx.consumers.get(name, ())]
+    first = min(starts, default=len(order))
+    settled = max((idx.position[i] for i in nodes), default=-1)  # past it, the changed facts say it all
+    fused_inputs = {gi: set(r.inputs) for gi, r in idx.fusable.items()}
+    walk = Walk(facts, stop, base, first, idx.cond_at, idx.dim_at)
+    path: list[tuple[int, frozenset[tuple[str, Fact]]]] = []
+
+    def settle(verdict: bool) -> bool:
+        if outcomes is not None:
+            for key in path:
+                outcomes[key] = verdict
+        return verdict
+
+    try:
+        for pos in range(first, len(order)):
+            for name in expiry.pop(pos - 1, ()):
+                live.pop(name, None)
+            if outcomes is not None and pos > settled:
+                key = (pos, frozenset(live.items()))
+                known = outcomes.get(key)
+                if known is not None:
+                    return settle(known)
+                path.append(key)
+            node = order[pos]
+            dirty = (
+                node.index in nodes
+                or any(i in changed for i in node.inputs)
+                or bool(fused_inputs and fused_inputs.get(node.index, set()) & changed.keys())
+            )
+            if dirty:
+                step = run_step(graph, node, pos, facts, base.semantics, fresh, idx.fusable.get(node.index))
+                for name, f, g in zip(node.outputs, step.outs, base.steps[pos].outs):
+                    if name and f != g:
+                        change(name, f, pos + 1)
+            else:
+                step = base.steps[pos]
+            walk.commit(node, pos, step)
+    except Stopped:
+        settle(False)
+        return None
+    if outcomes is not None:
+        return settle(True)
+    return replace(
+        base,
+        graph=graph,
+        facts=facts,
+        requirements=walk.requirements,
+        notes=walk.notes,
+        order=order,
+        steps=walk.steps,
+        marks=walk.marks,
+        fresh_next=fresh.next,
+        index_cache=None,
+    )

@@ -1,0 +1,153 @@
+"""The typed graph every later stage works on (built by :mod:`graphcheck.model.load`).
+
+Nothing here touches onnx protobufs: attribute values are plain Python values,
+initializers carry their shape and, when small, their values; weight bytes are never
+part of the IR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import networkx as nx
+
+DimSpec = int | str | None  # a fixed size, a named dim (dim_param), or an unnamed dynamic dim
+Number = int | float | Fraction
+
+
+@dataclass(frozen=True)
+class TensorData:
+    """A constant tensor: its element type, shape and (when small) its values, row-major."""
+
+    elem_type: int
+    dims: tuple[int, ...]
+    values: tuple[Number, ...] | None  # None when large, external or undecodable
+    name: str = ""
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.dims:
+            n *= d
+        return n
+
+
+@dataclass(frozen=True)
+class SubGraph:
+    """A graph-valued attribute (If/Loop/Scan bodies): only its interface is kept."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+AttrValue = int | float | str | bytes | TensorData | SubGraph | tuple
+
+
+@dataclass(frozen=True)
+class ValueInfo:
+    name: str
+    elem_type: int
+    shape: tuple[DimSpec, ...] | None  # None: rank unknown
+    kind: str = "tensor"  # "tensor", "sequence", "map", "optional", "unknown"
+
+
+@dataclass(frozen=True)
+class Node:
+    index: int
+    name: str
+    op_type: str
+    domain: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    attrs: Mapping[str, AttrValue]
+    meta: Mapping[str, str] = field(default_factory=dict)  # exporter metadata kept (name scopes, classes)
+
+    def attr(self, key: str, default: AttrValue | None = None) -> AttrValue | None:
+        return self.attrs.get(key, default)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.op_type})"
+
+
+@dataclass(frozen=True)
+class Function:
+    """A model-local function (FunctionProto), kept for inlining."""
+
+    domain: str
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    attr_names: tuple[str, ...]
+    attr_defaults: Mapping[str, AttrValue]
+    nodes: tuple[Node, ...]
+    opsets: Mapping[str, int]
+    attr_refs: Mapping[int, Mapping[str, str]] = field(default_factory=dict)  # node index -> {attr: ref}
+
+
+@dataclass
+class Graph:
+    name: str
+    inputs: list[ValueInfo]
+    outputs: list[ValueInfo]
+    initializers: dict[str, TensorData]
+    nodes: list[Node]
+    opsets: dict[str, int]
+    value_info: dict[str, ValueInfo] = field(default_factory=dict)
+    functions: dict[tuple[str, str], Function] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    producer: str = ""
+    producer_version: str = ""
+    ir_version: int = 0
+    source: str = ""
+    graph_metadata: dict[str, str] = field(default_factory=dict)  # GraphProto.metadata_props
+
+    @property
+    def opset(self) -> int:
+        return self.opsets.get("", self.opsets.get("ai.onnx", 0))
+
+    def _file_order_is_topological(self) -> bool:
+        produced: set[str] = {vi.name for vi in self.inputs} | set(self.initializers)
+        later: set[str] = {o for n in self.nodes for o in n.outputs if o}
+        for n in self.nodes:
+            for i in n.inputs:
+                if i and i not in produced and i in later:
+                    return False
+            produced.update(n.outputs)
+        return True
+
+    def dag(self) -> nx.DiGraph:
+        """Nodes (by index) with an edge from each producer to each consumer of its outputs."""
+        g = nx.DiGraph()
+        g.add_nodes_from(n.index for n in self.nodes)
+        producer: dict[str, int] = {}
+        for n in self.nodes:
+            for o in n.outputs:
+                if o:
+                    producer[o] = n.index
+        for n in self.nodes:
+            for i in n.inputs:
+                p = producer.get(i)
+                if p is not None and p != n.index:
+                    g.add_edge(p, n.index)
+        return g
+
+    def topo_order(self) -> list[Node]:
+        """Nodes in a topological order, ties broken by file order (stable, so reports are).
+
+        ONNX requires nodes to be stored topologically sorted, so the file order is checked in
+        one pass and used when valid; otherwise the networkx DAG is sorted.
+        """
+        if self._file_order_is_topological():
+            return list(self.nodes)
+        g = self.dag()
+        by_index = {n.index: n for n in self.nodes}
+        try:
+            order = list(nx.lexicographical_topological_sort(g))
+        except nx.NetworkXUnfeasible:
+            # A cycle is invalid ONNX; analyse in file order and let the missing inputs surface.
+            order = [n.index for n in self.nodes]
+        return [by_index[i] for i in order]

@@ -1,0 +1,173 @@
+"""Framework layer names for ONNX nodes: Keras layers (tf2onnx) and PyTorch modules (torch.onnx).
+
+Findings name the layer a user wrote, not only the ONNX node: ``toy_1/conv_a_1/convolution`` is
+Keras layer ``conv_a``; ``/encoder/layer1/0/conv1/Conv`` is PyTorch module
+``encoder.layer1.0.conv1``; the dynamo exporter records ``pkg.torch.onnx.name_scopes`` on each node.
+The several ONNX nodes one layer becomes (tf2onnx's Unsqueeze -> Conv -> Squeeze for a Conv1D,
+the Pad before a causal Conv) map to that one layer.
+
+A frontend that holds the live model (``graphcheck.keras``, ``graphcheck.torch``) passes a
+:class:`FrameworkInfo` with each layer's class and configuration; from a file alone the names
+come from the node names and metadata.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from graphcheck.model.ir import Graph, Node
+
+__all__ = ["FrameworkInfo", "LayerInfo", "Layer", "LayerMap", "layer_map", "detect_framework"]
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What the live model says about one layer: its class name and configuration."""
+
+    kind: str  # "Conv1D", "Conv1d", "MaxPooling1D", ...
+    config: Mapping[str, object] = field(default_factory=dict)  # kernel_size, strides/stride, padding, ...
+
+
+@dataclass(frozen=True)
+class FrameworkInfo:
+    framework: str  # "keras" or "torch"
+    layers: Mapping[str, LayerInfo] = field(default_factory=dict)  # by framework name ("conv_a", "enc.0.conv")
+    model_name: str = ""
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str  # framework name; "" when the node belongs to no layer (a top-level functional op)
+    kind: str  # class name when known, else the main ONNX op when there is one, else ""
+    framework: str  # "keras", "torch" or "onnx"
+    nodes: tuple[str, ...]  # ONNX node names, in graph order
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.kind})" if self.kind else self.name
+
+
+@dataclass
+class LayerMap:
+    framework: str
+    layers: list[Layer]
+    by_node: dict[str, Layer]
+
+    def of(self, node_name: str) -> Layer | None:
+        return self.by_node.get(node_name)
+
+
+_SUFFIX = re.compile(r"^(.*)_(\d+)$")
+_MAIN_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "Gemm", "MatMul", "Gather", "LSTM", "GRU")
+
+
+def detect_framework(graph: Graph) -> str:
+    if graph.producer.startswith("tf2onnx"):
+        return "keras"
+    if graph.producer.startswith("pytorch"):
+        return "torch"
+    return "onnx"
+
+
+def _strip_suffix(seg: str) -> str:
+    m = _SUFFIX.match(seg)
+    return m.group(1) if m else seg
+
+
+def _keras_layer(name: str, known: Mapping[str, LayerInfo]) -> str:
+    segs = name.split("/")
+    while segs and segs[0] in ("StatefulPartitionedCall", "PartitionedCall", "model"):
+        segs = segs[1:]
+    if len(segs) < 2:
+        return ""
+    if known:
+        # the deepest scope that is a layer of the live model (tf2onnx adds "_1" to scopes)
+        found = ""
+        for seg in segs[:-1]:
+            for cand in (seg, _strip_suffix(seg)):
+                if cand in known:
+                    found = cand
+                    break
+        return found
+    # from the file alone: the scope below the model's, without the suffix tf2onnx adds
+    suffixed = _SUFFIX.match(segs[0]) is not None
+    return _strip_suffix(segs[1]) if suffixed else segs[1]
+
+
+def _torch_legacy_layer(name: str, known: Mapping[str, LayerInfo]) -> str:
+    if not name.startswith("/"):
+        return ""
+    segs = name[1:].split("/")[:-1]  # the last segment is the op
+    if not segs:
+        return ""
+    path = ".".join(segs)
+    if known and path not in known:
+        # a module called more than once gets "_1", "_2" appended to its scope
+        alt = ".".join(segs[:-1] + [_strip_suffix(segs[-1])])
+        if alt in known:
+            return alt
+    return path
+
+
+def _torch_dynamo_layer(node: Node) -> tuple[str, str] | None:
+    scopes_txt = node.meta.get("pkg.torch.onnx.name_scopes")
+    if scopes_txt is None:
+        return None
+    try:
+        scopes = ast.literal_eval(scopes_txt)
+        classes = ast.literal_eval(node.meta.get("pkg.torch.onnx.class_hierarchy", "[]"))
+    except (ValueError, SyntaxError):
+        return None
+    mods = [s for s in scopes[1:-1] if s]  # drop the root module and the aten op
+    if not mods:
+        return "", ""
+    kind = ""
+    if len(classes) >= 2:
+        kind = str(classes[len(scopes) - 2]).rsplit(".", 1)[-1]
+    return str(mods[-1]), kind  # each scope is the module's full dotted path
+
+
+def layer_map(graph: Graph, info: FrameworkInfo | None = None) -> LayerMap:
+    framework = info.framework if info is not None else detect_framework(graph)
+    known: Mapping[str, LayerInfo] = info.layers if info is not None else {}
+    names: dict[str, tuple[str, str]] = {}  # node -> (layer, kind)
+    for n in graph.nodes:
+        layer, kind = "", ""
+        if framework == "keras":
+            layer = _keras_layer(n.name, known)
+        elif framework == "torch":
+            dyn = _torch_dynamo_layer(n)
+            if dyn is not None:
+                layer, kind = dyn
+            else:
+                layer = _torch_legacy_layer(n.name, known)
+        if layer and layer in known:
+            kind = known[layer].kind
+        names[n.name] = (layer, kind)
+    groups: dict[str, list[Node]] = {}
+    order: list[str] = []
+    for n in graph.nodes:
+        layer = names[n.name][0]
+        key = layer or f"\x00{n.name}"  # ops outside any layer stand alone
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(n)
+    layers: list[Layer] = []
+    by_node: dict[str, Layer] = {}
+    for key in order:
+        nodes = groups[key]
+        layer_name = names[nodes[0].name][0]
+        kind = next((names[n.name][1] for n in nodes if names[n.name][1]), "")
+        if not kind:  # guessed from the ONNX ops, only when they leave no doubt
+            mains = {n.op_type for n in nodes if n.op_type in _MAIN_OPS}
+            ops = {n.op_type for n in nodes}
+            kind = mains.pop() if len(mains) == 1 else ops.pop() if len(ops) == 1 else ""
+        lay = Layer(layer_name, kind, framework if layer_name else "onnx", tuple(n.name for n in nodes))
+        layers.append(lay)
+        for n in nodes:
+            by_node[n.name] = lay
+    return LayerMap(framework, layers, by_node)

@@ -1,0 +1,424 @@
+"""Reading ONNX models into :class:`graphcheck.model.ir.Graph`.
+
+This is the only module that touches onnx protobufs. A model file is memory-mapped
+and walked at the protobuf wire level: nodes, value infos and small tensors are handed
+to onnx's own (C-backed) parser one message at a time, while each initializer's
+header (name, type, dims) is read by hand and its weight bytes are skipped by their
+length, never parsed, copied or even paged in. External data is never read.
+"""
+
+from __future__ import annotations
+
+import gc
+import mmap
+import os
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import Any
+
+import onnx
+from onnx import numpy_helper
+
+from graphcheck.errors import ModelLoadError
+from graphcheck.model.ir import AttrValue, DimSpec, Function, Graph, Node, SubGraph, TensorData, ValueInfo
+
+__all__ = ["load", "load_bytes", "from_proto", "ModelLike"]
+
+ModelLike = str | os.PathLike[str] | bytes | onnx.ModelProto  # what graphcheck.check accepts
+
+SMALL_TENSOR = 4096  # element count up to which int32/int64 constants (shapes, indices) are decoded
+PARSE_WHOLE = 1 << 16  # tensor messages up to this many bytes are parsed by onnx's C parser
+SMALL_OTHER = 8  # element count up to which other constants (scales, pad values, bools) are decoded
+_INT_TYPES = {2, 3, 4, 5, 6, 7, 9, 12, 13}  # uint8 int8 uint16 int16 int32 int64 bool uint32 uint64
+_FLOAT_TYPES = {1, 10, 11, 16}  # float, float16, double, bfloat16
+_SHAPE_INT_TYPES = {6, 7}
+
+
+def _decodable(elem_type: int, numel: int) -> bool:
+    if elem_type in _SHAPE_INT_TYPES:
+        return numel <= SMALL_TENSOR
+    return numel <= SMALL_OTHER and elem_type in _INT_TYPES | _FLOAT_TYPES
+
+
+# ---------------------------------------------------------------------------
+# entry points
+
+
+def load(model: ModelLike) -> Graph:
+    """Load a model from a path, serialized bytes, or an in-memory ``onnx.ModelProto``."""
+    if isinstance(model, onnx.ModelProto):
+        return from_proto(model)
+    if isinstance(model, bytes | bytearray | memoryview):
+        return load_bytes(memoryview(model), "<bytes>")
+    path = os.fspath(model)
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise ModelLoadError(f"{path}: empty file, not an ONNX model")
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                mv = memoryview(mm)
+                try:
+                    return load_bytes(mv, path)
+                finally:
+                    mv.release()
+    except IsADirectoryError:
+        raise ModelLoadError(f"{path}: is a directory, not an ONNX model") from None
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: no such file") from None
+    except PermissionError:
+        raise ModelLoadError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def load_bytes(buf: memoryview, source: str) -> Graph:
+    paused = gc.isenabled()
+    gc.disable()  # many small acyclic objects: repeated collections cost more than they free
+    try:
+        return _Scanner(buf, source).model()
+    except ModelLoadError as exc:
+        msg = str(exc)
+        raise ModelLoadError(msg if msg.startswith(source) else f"{source}: not a valid ONNX model ({msg})") from None
+    except Exception as exc:  # protobuf's DecodeError, RecursionError on hostile nesting, ...
+        raise ModelLoadError(f"{source}: not a valid ONNX model ({_short(exc)})") from None
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+# ---------------------------------------------------------------------------
+# wire-level scanning
+
+
+def _varint(buf: memoryview, pos: int, end: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        if pos >= end:
+            raise ModelLoadError("truncated varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise ModelLoadError("malformed varint")
+
+
+def _fields(buf: memoryview, pos: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """Yield (field number, wire type, value-or-start, end) for each field in buf[pos:end].
+
+    For varints the third item is the value; for length-delimited fields it is the
+    start offset and the fourth the end offset.
+    """
+    while pos < end:
+        key, pos = _varint(buf, pos, end)
+        fnum, wt = key >> 3, key & 7
+        if fnum == 0:
+            raise ModelLoadError("field number 0")
+        if wt == 0:
+            v, pos = _varint(buf, pos, end)
+            yield fnum, 0, v, pos
+        elif wt == 2:
+            n, pos = _varint(buf, pos, end)
+            if n > end - pos:
+                raise ModelLoadError("length-delimited field runs past the end of the data (truncated file?)")
+            yield fnum, 2, pos, pos + n
+            pos += n
+        elif wt == 1:
+            if pos + 8 > end:
+                raise ModelLoadError("truncated fixed64")
+            yield fnum, 1, pos, pos + 8
+            pos += 8
+        elif wt == 5:
+            if pos + 4 > end:
+                raise ModelLoadError("truncated fixed32")
+            yield fnum, 5, pos, pos + 4
+            pos += 4
+        else:
+            raise ModelLoadError(f"unsupported wire type {wt}")
+
+
+def _str(buf: memoryview, a: int, b: int) -> str:
+    return bytes(buf[a:b]).decode("utf-8", errors="replace")
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+class _Scanner:
+    def __init__(self, buf: memoryview, source: str) -> None:
+        self.buf = buf
+        self.source = source
+
+    def model(self) -> Graph:
+        buf = self.buf
+        end = len(buf)
+        graph_span: tuple[int, int] | None = None
+        opsets: dict[str, int] = {}
+        metadata: dict[str, str] = {}
+        functions: list[onnx.FunctionProto] = []
+        producer = producer_version = ""
+        ir_version = 0
+        for fnum, wt, a, b in _fields(buf, 0, end):
+            if fnum == 1 and wt == 0:
+                ir_version = a
+            elif fnum == 2 and wt == 2:
+                producer = _str(buf, a, b)
+            elif fnum == 3 and wt == 2:
+                producer_version = _str(buf, a, b)
+            elif fnum == 7 and wt == 2:
+                graph_span = (a, b)
+            elif fnum == 8 and wt == 2:
+                op = onnx.OperatorSetIdProto.FromString(buf[a:b])
+                opsets[op.domain] = op.version
+            elif fnum == 14 and wt == 2:
+                kv = onnx.StringStringEntryProto.FromString(buf[a:b])
+                metadata[kv.key] = kv.value
+            elif fnum == 25 and wt == 2:
+                functions.append(onnx.FunctionProto.FromString(buf[a:b]))
+        if graph_span is None:
+            raise ModelLoadError(f"{self.source}: not an ONNX model (no graph found)")
+        g = self.graph(*graph_span)
+        g.opsets = opsets
+        g.metadata = metadata
+        g.functions = {(f.domain, f.name): _function(f) for f in functions}
+        g.producer, g.producer_version, g.ir_version = producer, producer_version, ir_version
+        g.source = self.source
+        return g
+
+    def graph(self, pos: int, end: int) -> Graph:
+        buf = self.buf
+        nodes: list[Node] = []
+        inits: dict[str, TensorData] = {}
+        inputs: list[ValueInfo] = []
+        outputs: list[ValueInfo] = []
+        value_info: dict[str, ValueInfo] = {}
+        gmeta: dict[str, str] = {}
+        name = ""
+        for fnum, wt, a, b in _fields(buf, pos, end):
+            if wt != 2:
+                continue
+            if fnum == 1:
+                nodes.append(_node(onnx.NodeProto.FromString(buf[a:b]), len(nodes)))
+            elif fnum == 2:
+                name = _str(buf, a, b)
+            elif fnum == 5:
+                t = self.tensor(a, b)
+                inits[t.name] = t
+            elif fnum == 11:
+                inputs.append(_value_info(onnx.ValueInfoProto.FromString(buf[a:b])))
+            elif fnum == 12:
+                outputs.append(_value_info(onnx.ValueInfoProto.FromString(buf[a:b])))
+            elif fnum == 13:
+                vi = _value_info(onnx.ValueInfoProto.FromString(buf[a:b]))
+                value_info[vi.name] = vi
+            elif fnum == 15:
+                sp = self.sparse(a, b)
+                inits[sp.name] = sp
+            elif fnum == 16:
+                kv = onnx.StringStringEntryProto.FromString(buf[a:b])
+                gmeta[kv.key] = kv.value
+        inputs = [i for i in inputs if i.name not in inits]
+        g = Graph(name, inputs, outputs, inits, nodes, {}, value_info)
+        g.graph_metadata = gmeta
+        return g
+
+    def tensor(self, pos: int, end: int) -> TensorData:
+        """Read a TensorProto's header; decode values only for small in-file tensors.
+
+        A small message is handed to onnx's C parser whole (copying a few KB is cheaper than
+        scanning it in Python); a large one has its header scanned here and its payload skipped.
+        """
+        if end - pos <= PARSE_WHOLE:
+            return _tensor_from_proto(onnx.TensorProto.FromString(self.buf[pos:end]))
+        buf = self.buf
+        dims: list[int] = []
+        elem_type = 0
+        name = ""
+        external = False
+        for fnum, wt, a, b in _fields(buf, pos, end):
+            if fnum == 1:
+                if wt == 0:
+                    dims.append(_signed(a))
+                elif wt == 2:
+                    p = a
+                    while p < b:
+                        v, p = _varint(buf, p, b)
+                        dims.append(_signed(v))
+            elif fnum == 2 and wt == 0:
+                elem_type = a
+            elif fnum == 8 and wt == 2:
+                name = _str(buf, a, b)
+            elif fnum == 14 and wt == 0:
+                external = a == 1
+        numel = 1
+        for d in dims:
+            numel *= max(d, 0)
+        values = None
+        if not external and _decodable(elem_type, numel):
+            values = _decode(onnx.TensorProto.FromString(buf[pos:end]))
+        return TensorData(elem_type, tuple(dims), values, name)
+
+    def sparse(self, pos: int, end: int) -> TensorData:
+        sp = onnx.SparseTensorProto.FromString(self.buf[pos:end])
+        return TensorData(sp.values.data_type, tuple(sp.dims), None, sp.values.name)
+
+
+# ---------------------------------------------------------------------------
+# proto-object conversion (shared by both routes)
+
+
+def from_proto(model: onnx.ModelProto) -> Graph:
+    """Convert an in-memory ModelProto without reading large tensor payloads."""
+    try:
+        g = _graph_from_proto(model.graph)
+    except ModelLoadError:
+        raise
+    except Exception as exc:
+        raise ModelLoadError(f"<ModelProto>: not a valid ONNX model ({_short(exc)})") from None
+    g.opsets = {op.domain: op.version for op in model.opset_import}
+    g.metadata = {kv.key: kv.value for kv in model.metadata_props}
+    g.functions = {(f.domain, f.name): _function(f) for f in model.functions}
+    g.producer, g.producer_version, g.ir_version = model.producer_name, model.producer_version, model.ir_version
+    g.source = "<ModelProto>"
+    return g
+
+
+def _graph_from_proto(gp: onnx.GraphProto) -> Graph:
+    inits = {t.name: _tensor_from_proto(t) for t in gp.initializer}
+    for sp in gp.sparse_initializer:
+        inits[sp.values.name] = TensorData(sp.values.data_type, tuple(sp.dims), None, sp.values.name)
+    inputs = [_value_info(v) for v in gp.input if v.name not in inits]
+    outputs = [_value_info(v) for v in gp.output]
+    value_info = {v.name: _value_info(v) for v in gp.value_info}
+    nodes = [_node(n, i) for i, n in enumerate(gp.node)]
+    g = Graph(gp.name, inputs, outputs, inits, nodes, {}, value_info)
+    g.graph_metadata = {kv.key: kv.value for kv in gp.metadata_props}
+    return g
+
+
+def _tensor_from_proto(t: onnx.TensorProto) -> TensorData:
+    dims = tuple(t.dims)
+    numel = 1
+    for d in dims:
+        numel *= max(d, 0)
+    values = None
+    external = t.data_location == onnx.TensorProto.EXTERNAL
+    if not external and _decodable(t.data_type, numel):
+        values = _decode(t)
+    return TensorData(t.data_type, dims, values, t.name)
+
+
+def _decode(t: onnx.TensorProto) -> tuple[Any, ...] | None:
+    try:
+        arr = numpy_helper.to_array(t)
+    except Exception:
+        return None
+    flat = arr.reshape(-1).tolist()
+    if t.data_type in _INT_TYPES:
+        return tuple(int(v) for v in flat)
+    return tuple(float(v) for v in flat)
+
+
+def _value_info(v: onnx.ValueInfoProto) -> ValueInfo:
+    tp = v.type
+    which = tp.WhichOneof("value")
+    if which != "tensor_type":
+        kind = {"sequence_type": "sequence", "map_type": "map", "optional_type": "optional"}.get(which or "", "unknown")
+        if which == "sparse_tensor_type":
+            kind = "tensor"
+            tt = tp.sparse_tensor_type
+            return ValueInfo(v.name, tt.elem_type, _shape(tt) if tt.HasField("shape") else None, kind)
+        return ValueInfo(v.name, 0, None, kind)
+    tt = tp.tensor_type
+    return ValueInfo(v.name, tt.elem_type, _shape(tt) if tt.HasField("shape") else None)
+
+
+def _shape(tt: Any) -> tuple[DimSpec, ...]:
+    out: list[DimSpec] = []
+    for d in tt.shape.dim:
+        which = d.WhichOneof("value")
+        if which == "dim_value":
+            out.append(int(d.dim_value))
+        elif which == "dim_param" and d.dim_param:
+            out.append(d.dim_param)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def _attr(a: onnx.AttributeProto) -> AttrValue:
+    t = a.type
+    A = onnx.AttributeProto
+    if t == A.INT:
+        return int(a.i)
+    if t == A.FLOAT:
+        return float(a.f)
+    if t == A.STRING:
+        return a.s.decode("utf-8", errors="replace")
+    if t == A.INTS:
+        return tuple(a.ints)
+    if t == A.FLOATS:
+        return tuple(a.floats)
+    if t == A.STRINGS:
+        return tuple(x.decode("utf-8", errors="replace") for x in a.strings)
+    if t == A.TENSOR:
+        return _tensor_from_proto(a.t)
+    if t == A.SPARSE_TENSOR:
+        return TensorData(a.sparse_tensor.values.data_type, tuple(a.sparse_tensor.dims), None, "")
+    if t == A.GRAPH:
+        return SubGraph(a.g.name, tuple(i.name for i in a.g.input), tuple(o.name for o in a.g.output))
+    if t == A.GRAPHS:
+        return tuple(
+            SubGraph(g.name, tuple(i.name for i in g.input), tuple(o.name for o in g.output)) for g in a.graphs
+        )
+    if t == A.TENSORS:
+        return tuple(_tensor_from_proto(x) for x in a.tensors)
+    return ()
+
+
+_NODE_META = ("pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy")
+
+
+def _node(n: onnx.NodeProto, index: int) -> Node:
+    attrs = {a.name: _attr(a) for a in n.attribute if not a.ref_attr_name}
+    name = n.name or f"{n.op_type}_{index}"
+    meta = {p.key: p.value for p in n.metadata_props if p.key in _NODE_META} if n.metadata_props else {}
+    domain = n.domain if n.domain != "ai.onnx" else ""
+    return Node(index, name, n.op_type, domain, tuple(n.input), tuple(n.output), attrs, meta)
+
+
+def _function(f: onnx.FunctionProto) -> Function:
+    nodes = []
+    refs: dict[int, dict[str, str]] = {}
+    for i, n in enumerate(f.node):
+        nodes.append(_node(n, i))
+        r = {a.name: a.ref_attr_name for a in n.attribute if a.ref_attr_name}
+        if r:
+            refs[i] = r
+    defaults = {a.name: _attr(a) for a in f.attribute_proto}
+    return Function(
+        f.domain,
+        f.name,
+        tuple(f.input),
+        tuple(f.output),
+        tuple(f.attribute) + tuple(a.name for a in f.attribute_proto),
+        defaults,
+        tuple(nodes),
+        {op.domain: op.version for op in f.opset_import},
+        refs,
+    )
+
+
+def exact(v: float | int) -> Fraction:
+    """A model's float constant as the exact rational it encodes."""
+    return Fraction(v)

@@ -1,0 +1,11 @@
+"""The report: what a finished analysis means for the user's sizes.
+
+:mod:`.report` solves the collected conditions into the exact valid set and answers per size;
+:mod:`.evaluate` evaluates an analysis at concrete sizes (every node's shapes, the first
+failure); :mod:`.diagnostics` turns conditions and notes into findings with the stable codes of
+:mod:`.codes`; :mod:`.fixes` searches for verified model changes, re-inferring only downstream of
+the node it changes.
+
+May import: :mod:`graphcheck.infer`, :mod:`graphcheck.model`, :mod:`graphcheck.symbolic`,
+:mod:`graphcheck.errors`. Never a renderer: renderers import the report.
+"""

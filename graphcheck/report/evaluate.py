@@ -1,0 +1,132 @@
+"""Concrete evaluation of an analysis at given sizes: every node's shapes and the first failure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from graphcheck.infer.engine import Analysis
+from graphcheck.infer.facts import Fact, Requirement
+from graphcheck.model.layers import LayerMap
+from graphcheck.symbolic.expr import Expr, Sym
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class NodeShapes:
+    order: int
+    node: str
+    op: str
+    outputs: tuple[tuple[str, Shape | None], ...]
+    failed: tuple[Requirement, ...] = ()
+    unknown: bool = False  # the analysis could not follow this node
+
+
+@dataclass(frozen=True)
+class LayerShapes:
+    """One framework layer at the sizes asked: its output shape and whether it fails there."""
+
+    index: int
+    layer: str  # framework name, or the ONNX node for an op outside any layer
+    kind: str  # the layer's class (Conv1D, Conv1d) or main ONNX op
+    nodes: tuple[str, ...]
+    outputs: tuple[tuple[str, Shape | None], ...]  # the layer's last node's outputs
+    failed: tuple[Requirement, ...] = ()
+    unknown: bool = False
+
+
+@dataclass
+class Evaluation:
+    """The model at one assignment of sizes."""
+
+    sizes: dict[str, int]
+    ok: bool | None  # True: every condition holds and the analysis is complete; None: unknown
+    failures: list[Requirement] = field(default_factory=list)
+    nodes: list[NodeShapes] = field(default_factory=list)
+    outputs: dict[str, Shape | None] = field(default_factory=dict)
+    undecided: list[Requirement] = field(default_factory=list)
+    defaulted: list[str] = field(default_factory=list)  # free sizes not given, set to 1 (they cannot matter)
+    layers: list[LayerShapes] = field(default_factory=list)  # per framework layer (Keras/PyTorch models)
+
+    def sizes_text(self) -> str:
+        given = [f"{k}={v}" for k, v in self.sizes.items() if k not in self.defaulted]
+        text = ", ".join(given) or "the declared shapes"
+        if self.defaulted:
+            text += f" ({', '.join(f'{k}=1' for k in self.defaulted)}, free)"
+        return text
+
+    @property
+    def first_failure(self) -> Requirement | None:
+        return self.failures[0] if self.failures else None
+
+
+def shape_at(fact: Fact, env: Mapping[Sym, int]) -> Shape | None:
+    if fact.shape is None:
+        return None
+    out: list[int] = []
+    for d in fact.shape:
+        if d.has_opaque():
+            return None
+        out.append(d.evaluate(env))
+    return tuple(out)
+
+
+def value_at(e: Expr, env: Mapping[Sym, int]) -> int | None:
+    return None if e.has_opaque() else e.evaluate(env)
+
+
+def evaluate(analysis: Analysis, env: Mapping[Sym, int], names: Mapping[Sym, str] | None = None) -> Evaluation:
+    """Evaluate every requirement and node output at ``env`` (a value for every input symbol)."""
+    missing = [s.name for s in analysis.symbols if s not in env]
+    if missing:
+        raise KeyError(f"no size given for {', '.join(missing)}")
+    failures: list[Requirement] = []
+    undecided: list[Requirement] = []
+    by_order: dict[int, list[Requirement]] = {}
+    for r in analysis.requirements:
+        if not r.decidable:
+            undecided.append(r)
+            continue
+        if not r.cond.holds(env):
+            failures.append(r)
+            by_order.setdefault(r.order, []).append(r)
+    failures.sort(key=lambda r: r.order)
+    incomplete_nodes = {n.order for n in analysis.notes if n.code in {"GC101", "GC102", "GC103", "GC901"}}
+    nodes: list[NodeShapes] = []
+    for pos, node in enumerate(analysis.order):
+        outs = tuple((o, shape_at(analysis.facts.get(o, Fact(None)), env)) for o in node.outputs if o)
+        nodes.append(
+            NodeShapes(pos, node.name, node.op_type, outs, tuple(by_order.get(pos, ())), pos in incomplete_nodes)
+        )
+    outputs = {vi.name: shape_at(analysis.facts.get(vi.name, Fact(None)), env) for vi in analysis.graph.outputs}
+    if failures:
+        ok: bool | None = False
+    elif undecided or not analysis.complete:
+        ok = None
+    else:
+        ok = True
+    sizes = {s.name: env[s] for s in analysis.symbols}
+    return Evaluation(sizes, ok, failures, nodes, outputs, undecided)
+
+
+def layer_rows(ev: Evaluation, layers: LayerMap) -> list[LayerShapes]:
+    """Group the nodes' shapes by framework layer, like ``model.summary()`` at concrete sizes."""
+    by_node = {n.node: n for n in ev.nodes}
+    rows: list[LayerShapes] = []
+    for lay in layers.layers:
+        recs = [by_node[nm] for nm in lay.nodes if nm in by_node]
+        if not recs:
+            continue
+        rows.append(
+            LayerShapes(
+                len(rows),
+                lay.name or lay.nodes[0],
+                lay.kind,
+                lay.nodes,
+                recs[-1].outputs,
+                tuple(r for rec in recs for r in rec.failed),
+                any(rec.unknown for rec in recs),
+            )
+        )
+    return rows

@@ -1,0 +1,228 @@
+"""The result of checking a model: its symbols, exact valid set, findings and per-size answers."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from graphcheck.errors import UsageError
+from graphcheck.infer.engine import INCOMPLETE_CODES, Analysis, analyze
+from graphcheck.infer.facts import Note
+from graphcheck.model.layers import FrameworkInfo, LayerMap, layer_map
+from graphcheck.report.diagnostics import (
+    Diagnostic,
+    conflict_diagnostic,
+    deviation_diagnostics,
+    exporter_range_diagnostics,
+    incomplete_diagnostics,
+    note_diagnostic,
+    pinned_diagnostics,
+    requirement_diagnostic,
+)
+from graphcheck.report.evaluate import Evaluation, evaluate, layer_rows
+from graphcheck.symbolic.cond import Cond
+from graphcheck.symbolic.expr import Sym
+from graphcheck.symbolic.intset import MAXDIM, IntSet
+from graphcheck.symbolic.solve import Solution, solve
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    name: str
+    dims: tuple[str, ...] | None  # each dim as its symbol name or its fixed size; None: rank unknown
+
+
+class Report:
+    """What graphcheck knows about a model's input sizes.
+
+    * ``symbols``: names of the dynamic sizes (``L``, ``unk__135``, ``signal:1``);
+    * ``valid``: the exact valid set in words (``"L >= 9   (N: any >= 1)"``);
+    * ``accepts(sizes)``: exact membership; ``None`` only when the analysis is incomplete;
+    * ``at(sizes)``: every node's concrete shapes at those sizes and the first failure;
+    * ``output_dims``: each output size as a formula of the input sizes;
+    * ``diagnostics``: findings with stable codes.
+    """
+
+    def __init__(self, analysis: Analysis, name: str = "", framework: FrameworkInfo | None = None) -> None:
+        self.analysis = analysis
+        self.name = name or analysis.graph.source
+        self.framework = framework
+        self._cache: dict[Cond, IntSet] = {}
+
+    @functools.cached_property
+    def layers(self) -> LayerMap:
+        """Framework layer names for the model's nodes (Keras layers, PyTorch modules)."""
+        return layer_map(self.analysis.graph, self.framework)
+
+    def _with_layer(self, d: Diagnostic) -> Diagnostic:
+        lay = self.layers.of(d.node) if d.node else None
+        if lay is None or not lay.name:
+            return d
+        return replace(d, layer=lay.name, layer_type=lay.kind)
+
+    # -- the answer --------------------------------------------------------
+    @functools.cached_property
+    def solution(self) -> Solution:
+        conds = [r.cond for r in self.analysis.requirements if r.decidable]
+        return solve(conds, self.analysis.symbols, self._cache)
+
+    @property
+    def symbols(self) -> list[str]:
+        return [s.name for s in self.analysis.symbols]
+
+    @property
+    def complete(self) -> bool:
+        """True when every node was followed and every condition is decidable from sizes."""
+        return self.analysis.complete and all(r.decidable for r in self.analysis.requirements)
+
+    @property
+    def exact(self) -> bool:
+        """True when ``valid`` is a solved, proven statement (not partial, not left as conditions)."""
+        return self.complete and self.solution.exact
+
+    @property
+    def valid(self) -> str:
+        text = self.solution.describe()
+        if not self.complete:
+            stop = self.first_unknown
+            where = f" past {stop.node} ({stop.op})" if stop is not None else ""
+            text += f"   [necessary only: the analysis is incomplete{where}; no size is claimed valid]"
+        return text
+
+    @property
+    def first_unknown(self) -> Note | None:
+        """The first node the analysis could not follow."""
+        for n in sorted(self.analysis.notes, key=lambda n: n.order):
+            if n.code in INCOMPLETE_CODES:
+                return n
+        return None
+
+    @property
+    def any_valid(self) -> bool | None:
+        """False when no size at all can work; None when that is not decided."""
+        if self.solution.is_empty():
+            return False
+        return True if self.complete else None
+
+    def smallest(self) -> dict[str, int] | None:
+        m = self.solution.smallest()
+        return None if m is None else {s.name: v for s, v in m.items()}
+
+    def valid_set(self, name: str) -> IntSet | None:
+        """The exact set of one size when it is independent of the others."""
+        return self.solution.for_symbol(self.analysis.symbol(name))
+
+    # -- inputs and outputs ------------------------------------------------------
+    @property
+    def inputs(self) -> list[InputInfo]:
+        out = []
+        for vi in self.analysis.graph.inputs:
+            shape = self.analysis.input_shapes.get(vi.name)
+            out.append(InputInfo(vi.name, None if shape is None else tuple(str(d) for d in shape)))
+        return out
+
+    @property
+    def output_dims(self) -> dict[str, list[str] | None]:
+        out: dict[str, list[str] | None] = {}
+        for vi in self.analysis.graph.outputs:
+            f = self.analysis.facts.get(vi.name)
+            if f is None or f.shape is None:
+                out[vi.name] = None
+            else:
+                out[vi.name] = ["?" if d.has_opaque() else str(d) for d in f.shape]
+        return out
+
+    # -- per size -----------------------------------------------------------------
+    def sizes_env(self, sizes: Mapping[str, int]) -> tuple[dict[Sym, int], bool, list[str]]:
+        """Map user keys (symbol names or input:axis) to symbols: the environment, False if a fixed
+        dim is contradicted, and the free sizes not given (set to 1: no condition mentions them)."""
+        env: dict[Sym, int] = {}
+        consistent = True
+        for key, v in sizes.items():
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise UsageError(f"size for {key} must be an integer, got {v!r}")
+            e = self.analysis.addresses.get(key)
+            if e is not None and e.is_const:
+                if e.value != v:
+                    consistent = False
+                continue
+            s = self.analysis.symbol(key)
+            if s in env and env[s] != v:
+                consistent = False
+            env[s] = v
+        if any(v < 1 or v > MAXDIM for v in env.values()):
+            consistent = False
+        free = set(self.solution.free) - {s for r in self.analysis.requirements for s in r.cond.symbols()}
+        missing = [s for s in self.analysis.symbols if s not in env]
+        defaulted = []
+        for s in missing:
+            if s in free:
+                env[s] = 1
+                defaulted.append(s.name)
+        still = [s.name for s in self.analysis.symbols if s not in env]
+        if still:
+            raise UsageError(f"give a size for {', '.join(still)} (the answer depends on it)")
+        return env, consistent, defaulted
+
+    def accepts(self, sizes: Mapping[str, int]) -> bool | None:
+        """Exact: True/False; None only when the analysis is incomplete and nothing proven fails."""
+        env, consistent, _ = self.sizes_env(sizes)
+        if not consistent:
+            return False
+        return evaluate(self.analysis, env).ok
+
+    def at(self, sizes: Mapping[str, int]) -> Evaluation:
+        env, consistent, defaulted = self.sizes_env(sizes)
+        ev = evaluate(self.analysis, env)
+        ev.defaulted = defaulted
+        ev.layers = layer_rows(ev, self.layers)
+        if not consistent:
+            ev.ok = False
+        return ev
+
+    # -- findings -----------------------------------------------------------------
+    @functools.cached_property
+    def diagnostics(self) -> list[Diagnostic]:
+        out: list[Diagnostic] = []
+        for r in self.analysis.requirements:
+            if not r.decidable:
+                continue
+            d = requirement_diagnostic(r, self._cache)
+            if d is not None:
+                out.append(d)
+        declared = set(self.analysis.symbols) - set(self.analysis.user_symbols)
+        out.extend(pinned_diagnostics(self.analysis, self.solution, self._cache, declared))
+        if self.solution.is_empty():
+            out.append(conflict_diagnostic(self.analysis, self._cache))
+        out.extend(incomplete_diagnostics(self.solution))
+        out.extend(exporter_range_diagnostics(self.analysis, self.solution, self.complete))
+        out.extend(note_diagnostic(n) for n in self.analysis.notes)
+        if self.analysis.semantics == "spec" and _may_deviate(self.analysis):
+            out.extend(deviation_diagnostics(self.solution, self.ort_report.solution))
+        out.sort(key=lambda d: (d.order if d.order >= 0 else 1 << 30, d.code))
+        return [self._with_layer(d) for d in out]
+
+    @functools.cached_property
+    def ort_report(self) -> Report:
+        """The same model analysed with onnxruntime's deviations from the spec."""
+        if self.analysis.semantics == "ort":
+            return self
+        return type(self)(analyze(self.analysis.graph, self.analysis.dims, "ort"), self.name, self.framework)
+
+    def ort_accepts(self, sizes: Mapping[str, int]) -> bool | None:
+        """What onnxruntime will do (runs and produces no empty output), where it deviates from the spec."""
+        return self.ort_report.accepts(sizes)
+
+    @property
+    def fails_as_declared(self) -> bool:
+        """A model without dynamic sizes that fails at its declared shape."""
+        return not self.analysis.symbols and self.solution.is_empty()
+
+
+_DEVIATING_OPS = {"MaxPool", "AveragePool", "LpPool", "Conv", "PRelu", "Slice"}
+
+
+def _may_deviate(analysis: Analysis) -> bool:
+    ops = {n.op_type for n in analysis.order}
+    return bool(ops & _DEVIATING_OPS) or {"Range", "Gather"} <= ops  # Range -> Gather runs as a Slice

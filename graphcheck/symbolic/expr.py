@@ -1,0 +1,799 @@
+"""Exact symbolic integer expressions for tensor dimensions.
+
+An :class:`Expr` is a polynomial with integer coefficients over *atoms*: symbols,
+floor divisions of an expression by a positive integer constant, and min/max of
+expressions. Ceil division and mod are written in terms of floor division, so
+every expression has one canonical form and two equal expressions built by
+different routes compare equal (``L - (L - 6) == 6``).
+
+There are no floats anywhere: division is always ``floor``/``ceil`` by an integer
+constant and evaluation uses Python's exact ``//`` on ints. ``str(e)`` prints the shortest
+readable form (the printer is at the end of this module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from math import gcd
+from typing import Union
+
+__all__ = [
+    "Atom",
+    "Sym",
+    "Floor",
+    "MinMax",
+    "Expr",
+    "ExprLike",
+    "const",
+    "sym",
+    "as_expr",
+    "floordiv",
+    "ceildiv",
+    "mod",
+    "emin",
+    "emax",
+    "product",
+]
+
+ExprLike = Union["Expr", int]
+
+
+class Atom:
+    """A non-polynomial building block of an expression."""
+
+    __slots__ = ("_hash",)
+    _hash: int
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """A total order on atoms (for canonical monomials and display)."""
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (type(other) is type(self) and self._hash == other._hash and self.key == other.key)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __lt__(self, other: Atom) -> bool:
+        return self.key < other.key
+
+    def symbols(self) -> frozenset[Sym]:
+        raise NotImplementedError
+
+    def nondecreasing(self) -> bool:
+        raise NotImplementedError
+
+    def nonneg(self) -> bool:
+        """True when the atom is >= 0 whenever every input symbol is >= 1."""
+        raise NotImplementedError
+
+    def code(self, names: Mapping[Sym, str]) -> str:
+        raise NotImplementedError
+
+    def subs(self, env: Mapping[Sym, Expr]) -> Expr:
+        raise NotImplementedError
+
+
+class Sym(Atom):
+    """A symbolic dimension.
+
+    ``kind`` is ``"input"`` for a dimension of a model input (the sizes a user chooses),
+    ``"opaque"`` for a size the analysis cannot know from the input sizes (the output of an
+    unsupported op, a data-dependent count). Opaque symbols keep the algebra consistent
+    (``u - u == 0``) while marking every condition that mentions them as undecidable.
+    """
+
+    __slots__ = ("name", "kind", "origin", "_skey")
+
+    def __init__(self, name: str, kind: str = "input", origin: str = "") -> None:
+        self.name = name
+        self.kind = kind
+        self.origin = origin
+        self._skey: tuple[object, ...] = (0, kind, name)
+        self._hash = hash(self._skey)
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return self._skey
+
+    @property
+    def opaque(self) -> bool:
+        return self.kind != "input"
+
+    def symbols(self) -> frozenset[Sym]:
+        return frozenset((self,))
+
+    def nondecreasing(self) -> bool:
+        return True
+
+    def nonneg(self) -> bool:
+        return not self.opaque
+
+    def code(self, names: Mapping[Sym, str]) -> str:
+        return names[self]
+
+    def subs(self, env: Mapping[Sym, Expr]) -> Expr:
+        value = env.get(self)
+        return value if value is not None else Expr._atom(self)
+
+    def __repr__(self) -> str:
+        return f"Sym({self.name!r})"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Floor(Atom):
+    """``floor(num / den)`` for an integer constant ``den >= 2``."""
+
+    __slots__ = ("num", "den", "_key")
+
+    def __init__(self, num: Expr, den: int) -> None:
+        self.num = num
+        self.den = den
+        self._key: tuple[object, ...] | None = None
+        self._hash = hash((1, den, hash(num)))
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        if self._key is None:
+            self._key = (1, self.den, self.num.key)
+        return self._key
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (
+            isinstance(other, Floor) and self._hash == other._hash and self.den == other.den and self.num == other.num
+        )
+
+    __hash__ = Atom.__hash__
+
+    def symbols(self) -> frozenset[Sym]:
+        return self.num.symbols()
+
+    def nondecreasing(self) -> bool:
+        return self.num.nondecreasing()
+
+    def nonneg(self) -> bool:
+        return self.num.nonneg()
+
+    def code(self, names: Mapping[Sym, str]) -> str:
+        return f"(({self.num.code(names)})//{self.den})"
+
+    def subs(self, env: Mapping[Sym, Expr]) -> Expr:
+        return floordiv(self.num.subs(env), self.den)
+
+    def __repr__(self) -> str:
+        return f"Floor({self.num!r}, {self.den})"
+
+
+class MinMax(Atom):
+    """``min(args)`` or ``max(args)`` of two or more expressions (args in canonical order)."""
+
+    __slots__ = ("is_max", "args", "_key")
+
+    def __init__(self, is_max: bool, args: tuple[Expr, ...]) -> None:
+        self.is_max = is_max
+        self.args = args
+        self._key: tuple[object, ...] | None = None
+        self._hash = hash((2, is_max, args))
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        if self._key is None:
+            self._key = (2, self.is_max, tuple(a.key for a in self.args))
+        return self._key
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (
+            isinstance(other, MinMax)
+            and self._hash == other._hash
+            and self.is_max == other.is_max
+            and self.args == other.args
+        )
+
+    __hash__ = Atom.__hash__
+
+    def symbols(self) -> frozenset[Sym]:
+        out: frozenset[Sym] = frozenset()
+        for a in self.args:
+            out |= a.symbols()
+        return out
+
+    def nondecreasing(self) -> bool:
+        return all(a.nondecreasing() for a in self.args)
+
+    def nonneg(self) -> bool:
+        test = all if not self.is_max else any
+        return test(a.nonneg() for a in self.args)
+
+    def code(self, names: Mapping[Sym, str]) -> str:
+        fn = "max" if self.is_max else "min"
+        return f"{fn}({', '.join(a.code(names) for a in self.args)})"
+
+    def subs(self, env: Mapping[Sym, Expr]) -> Expr:
+        args = [a.subs(env) for a in self.args]
+        return emax(*args) if self.is_max else emin(*args)
+
+    def __repr__(self) -> str:
+        return f"{'Max' if self.is_max else 'Min'}{self.args!r}"
+
+
+Mono = tuple[Atom, ...]  # sorted atoms, repeated for powers; () is the constant monomial
+
+
+def _mono_key(m: Mono) -> tuple[object, ...]:
+    return tuple(a.key for a in m)
+
+
+def _mono_mul(a: Mono, b: Mono) -> Mono:
+    if not a:
+        return b
+    if not b:
+        return a
+    return tuple(sorted(a + b, key=lambda x: x.key))
+
+
+class Expr:
+    """An immutable canonical integer polynomial over atoms.
+
+    Internally a dict from monomial to non-zero coefficient; the sorted view (``terms``) and
+    the sort key (``key``) are computed only when needed (display, canonical ordering).
+    """
+
+    __slots__ = ("_d", "_terms", "_key", "_hash", "_syms", "_fn", "_names", "_str")
+
+    def __init__(self, terms: dict[Mono, int], _clean: bool = False) -> None:
+        self._d = terms if _clean else {m: c for m, c in terms.items() if c != 0}
+        self._terms: tuple[tuple[Mono, int], ...] | None = None
+        self._key: tuple[object, ...] | None = None
+        self._hash: int | None = None
+        self._syms: frozenset[Sym] | None = None
+        self._fn: Callable[..., int] | None = None
+        self._names: tuple[Sym, ...] = ()
+        self._str: str | None = None
+
+    @property
+    def terms(self) -> tuple[tuple[Mono, int], ...]:
+        """(monomial, coefficient) pairs in canonical order."""
+        if self._terms is None:
+            items = list(self._d.items())
+            if len(items) > 1:
+                items.sort(key=lambda mc: _mono_key(mc[0]))
+            self._terms = tuple(items)
+        return self._terms
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        if self._key is None:
+            self._key = tuple((_mono_key(m), c) for m, c in self.terms)
+        return self._key
+
+    # -- construction -------------------------------------------------
+    @staticmethod
+    def _atom(a: Atom) -> Expr:
+        return Expr({(a,): 1}, True)
+
+    def _dict(self) -> dict[Mono, int]:
+        return dict(self._d)
+
+    # -- queries -------------------------------------------------------
+    @property
+    def is_const(self) -> bool:
+        d = self._d
+        return not d or (len(d) == 1 and () in d)
+
+    @property
+    def value(self) -> int:
+        """The integer value of a constant expression."""
+        d = self._d
+        if not d:
+            return 0
+        if len(d) == 1 and () in d:
+            return d[()]
+        raise ValueError(f"{self} is not a constant")
+
+    def const_value(self) -> int | None:
+        return self.value if self.is_const else None
+
+    @property
+    def constant_term(self) -> int:
+        return self._d.get((), 0)
+
+    def symbols(self) -> frozenset[Sym]:
+        if self._syms is None:
+            out: frozenset[Sym] = frozenset()
+            for m in self._d:
+                for a in m:
+                    out |= a.symbols()
+            self._syms = out
+        return self._syms
+
+    def input_symbols(self) -> frozenset[Sym]:
+        return frozenset(s for s in self.symbols() if not s.opaque)
+
+    def has_opaque(self) -> bool:
+        return any(s.opaque for s in self.symbols())
+
+    def atoms(self) -> set[Atom]:
+        out: set[Atom] = set()
+        for m in self._d:
+            out.update(m)
+        return out
+
+    def degree(self) -> int:
+        return max((len(m) for m in self._d), default=0)
+
+    def nondecreasing(self) -> bool:
+        """True when the value never decreases as any input symbol grows (symbols are >= 1)."""
+        for m, c in self._d.items():
+            if not m:
+                continue
+            if c < 0:
+                return False
+            if len(m) > 1 and not all(a.nonneg() for a in m):
+                return False
+            if not all(a.nondecreasing() for a in m):
+                return False
+        return True
+
+    def nonneg(self) -> bool:
+        """True when the value is >= 0 whenever every input symbol is >= 1, by inspection."""
+        for m, c in self._d.items():
+            if not m:
+                if c < 0:
+                    return False
+            elif c < 0 or not all(a.nonneg() for a in m):
+                return False
+        return True
+
+    def as_linear(self, s: Sym) -> tuple[int, int] | None:
+        """``(a, b)`` when the expression is exactly ``a*s + b``."""
+        a = b = 0
+        for m, c in self._d.items():
+            if not m:
+                b = c
+            elif len(m) == 1 and m[0] == s:
+                a = c
+            else:
+                return None
+        return a, b
+
+    def as_sym(self) -> Sym | None:
+        d = self._d
+        if len(d) == 1:
+            for m, c in d.items():
+                if c == 1 and len(m) == 1 and isinstance(m[0], Sym):
+                    return m[0]
+        return None
+
+    def positive_trivially(self) -> bool:
+        """True when the expression is >= 1 for every assignment of symbols >= 1, by inspection."""
+        total = 0
+        for m, c in self._d.items():
+            if m and (c < 0 or not all(isinstance(a, Sym) and not a.opaque for a in m)):
+                return False
+            total += c
+        return total >= 1
+
+    # -- arithmetic ----------------------------------------------------
+    def __add__(self, other: ExprLike) -> Expr:
+        if isinstance(other, int):
+            if other == 0:
+                return self
+            d = dict(self._d)
+            v = d.get((), 0) + other
+            if v:
+                d[()] = v
+            else:
+                del d[()]
+            return Expr(d, True)
+        if not other._d:
+            return self
+        if not self._d:
+            return other
+        d = dict(self._d)
+        for m, c in other._d.items():
+            v = d.get(m, 0) + c
+            if v:
+                d[m] = v
+            else:
+                del d[m]
+        return Expr(d, True)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Expr:
+        return Expr({m: -c for m, c in self._d.items()}, True)
+
+    def __sub__(self, other: ExprLike) -> Expr:
+        if isinstance(other, int):
+            return self + (-other)
+        if not other._d:
+            return self
+        d = dict(self._d)
+        for m, c in other._d.items():
+            v = d.get(m, 0) - c
+            if v:
+                d[m] = v
+            else:
+                del d[m]
+        return Expr(d, True)
+
+    def __rsub__(self, other: ExprLike) -> Expr:
+        return as_expr(other) - self
+
+    def __mul__(self, other: ExprLike) -> Expr:
+        if isinstance(other, int):
+            if other == 0:
+                return ZERO
+            if other == 1:
+                return self
+            return Expr({m: c * other for m, c in self._d.items()}, True)
+        o = other
+        if o.is_const:
+            return self * o.value
+        if self.is_const:
+            return o * self.value
+        d: dict[Mono, int] = {}
+        for m1, c1 in self._d.items():
+            for m2, c2 in o._d.items():
+                m = _mono_mul(m1, m2)
+                d[m] = d.get(m, 0) + c1 * c2
+        return Expr(d)
+
+    __rmul__ = __mul__
+
+    def exact_div(self, other: ExprLike) -> Expr | None:
+        """The quotient when ``other`` divides this polynomial exactly (monomial divisors), else None."""
+        o = as_expr(other)
+        if o.is_const:
+            k = o.value
+            if k == 0:
+                return None
+            if all(c % k == 0 for _, c in self.terms):
+                return Expr({m: c // k for m, c in self.terms})
+            return None
+        if len(o.terms) != 1:
+            if o == self:
+                return ONE
+            return None
+        dm, dc = o.terms[0]
+        out: dict[Mono, int] = {}
+        for m, c in self.terms:
+            rest = list(m)
+            for a in dm:
+                if a in rest:
+                    rest.remove(a)
+                else:
+                    return None
+            if c % dc:
+                return None
+            out[tuple(rest)] = c // dc
+        return Expr(out)
+
+    # -- comparison / hashing -----------------------------------------
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, int):
+            return self.is_const and self.value == other
+        if not isinstance(other, Expr):
+            return False
+        if self is other:
+            return True
+        if self._hash is not None and other._hash is not None and self._hash != other._hash:
+            return False
+        return self._d == other._d
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._d.items()))
+        return self._hash
+
+    # -- substitution / evaluation ------------------------------------
+    def subs(self, env: Mapping[Sym, ExprLike]) -> Expr:
+        if not env:
+            return self
+        envx = {k: as_expr(v) for k, v in env.items()}
+        if not (self.symbols() & envx.keys()):
+            return self
+        out = ZERO
+        for m, c in self.terms:
+            t = as_expr(c)
+            for a in m:
+                t = t * a.subs(envx)
+            out = out + t
+        return out
+
+    def code(self, names: Mapping[Sym, str]) -> str:
+        parts = []
+        for m, c in self.terms:
+            if not m:
+                parts.append(str(c))
+            else:
+                parts.append("*".join([str(c)] + [a.code(names) for a in m]))
+        return "(" + " + ".join(parts) + ")" if parts else "0"
+
+    def compiled(self) -> tuple[tuple[Sym, ...], Callable[..., int]]:
+        """A fast evaluator taking the values of :meth:`symbols` in the returned order."""
+        if self._fn is None:
+            syms = tuple(sorted(self.symbols(), key=lambda s: s.key))
+            names = {s: f"v{i}" for i, s in enumerate(syms)}
+            src = f"lambda {', '.join(names[s] for s in syms)}: {self.code(names)}"
+            self._fn = eval(src, {"min": min, "max": max})  # noqa: S307 - generated from our own AST
+            self._names = syms
+        return self._names, self._fn
+
+    def evaluate(self, env: Mapping[Sym, int]) -> int:
+        syms, fn = self.compiled()
+        return fn(*[env[s] for s in syms])
+
+    def __call__(self, env: Mapping[Sym, int]) -> int:
+        return self.evaluate(env)
+
+    # -- display -------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"Expr({self})"
+
+    def __str__(self) -> str:
+        if self._str is None:
+            self._str = format_expr(self)
+        return self._str
+
+
+ZERO = Expr({}, True)
+ONE = Expr({(): 1}, True)
+_SMALL = {i: Expr({(): i}, True) if i else ZERO for i in range(-4, 257)}
+
+
+def const(v: int) -> Expr:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError(f"dimension constants are integers, got {v!r}")
+    e = _SMALL.get(v)
+    return e if e is not None else Expr({(): v}, True)
+
+
+def sym(name: str, kind: str = "input", origin: str = "") -> Expr:
+    return Expr._atom(Sym(name, kind, origin))
+
+
+def as_expr(v: ExprLike) -> Expr:
+    if isinstance(v, Expr):
+        return v
+    return const(v)
+
+
+def floordiv(e: ExprLike, d: int) -> Expr:
+    """``floor(e / d)`` for an integer constant ``d != 0``, simplified to canonical form."""
+    e = as_expr(e)
+    if not isinstance(d, int) or d == 0:
+        raise ValueError(f"floor division needs a non-zero integer constant, got {d!r}")
+    if d < 0:
+        return floordiv(-e, -d)
+    if d == 1:
+        return e
+    if e.is_const:
+        return const(e.value // d)
+    # Move out every multiple of d: floor((d*q + r)/d) = q + floor(r/d) for integer-valued q.
+    quot: dict[Mono, int] = {}
+    rem: dict[Mono, int] = {}
+    for m, c in e._d.items():
+        q, r = divmod(c, d)
+        if q:
+            quot[m] = q
+        if r:
+            rem[m] = r
+    outside = Expr(quot, True)
+    if not rem:
+        return outside
+    r_expr = Expr(rem, True)
+    if r_expr.is_const:  # 0 <= r < d
+        return outside
+    # Common factor: floor(g*x / (g*d')) = floor(x / d').
+    g = d
+    for c in rem.values():
+        g = gcd(g, c)
+        if g == 1:
+            break
+    if g > 1:
+        return outside + floordiv(Expr({m: c // g for m, c in rem.items()}), d // g)
+    # Nested floor with coefficient 1: floor((floor(x/a) + y)/d) = floor((x + a*y)/(a*d)).
+    for m, c in rem.items():
+        if c == 1 and len(m) == 1 and isinstance(m[0], Floor):
+            inner = m[0]
+            rest = {mm: cc for mm, cc in rem.items() if mm != m}
+            merged = inner.num + Expr(rest) * inner.den
+            return outside + floordiv(merged, inner.den * d)
+    return outside + Expr._atom(Floor(r_expr, d))
+
+
+def ceildiv(e: ExprLike, d: int) -> Expr:
+    """``ceil(e / d)`` = ``-floor(-e / d)``."""
+    return -floordiv(-as_expr(e), d)
+
+
+def mod(e: ExprLike, d: int) -> Expr:
+    """``e mod d`` with the sign of ``d`` (Python semantics): ``e - d*floor(e/d)``."""
+    e = as_expr(e)
+    return e - floordiv(e, d) * d
+
+
+def _minmax(is_max: bool, args: Iterable[ExprLike]) -> Expr:
+    flat: list[Expr] = []
+    for a in args:
+        x = as_expr(a)
+        if len(x.terms) == 1 and x.terms[0][1] == 1 and len(x.terms[0][0]) == 1:
+            at = x.terms[0][0][0]
+            if isinstance(at, MinMax) and at.is_max == is_max:
+                flat.extend(at.args)
+                continue
+        flat.append(x)
+    # Drop duplicates and arguments dominated by a constant difference.
+    kept: list[Expr] = []
+    for x in flat:
+        dominated = False
+        for i, y in enumerate(kept):
+            diff = x - y
+            if diff.is_const:
+                better = diff.value > 0 if is_max else diff.value < 0
+                if better:
+                    kept[i] = x
+                dominated = True
+                break
+        if not dominated:
+            kept.append(x)
+    # max(a, min(a, b)) = a and min(a, max(a, b)) = a: drop an argument that can never win.
+    if len(kept) > 1:
+        inner: list[Expr] = []
+        for x in kept:
+            mm = _single_minmax(x)
+            if mm is not None and mm.is_max != is_max and any(y in mm.args for y in kept if y is not x):
+                continue
+            inner.append(x)
+        kept = inner
+    consts = [k for k in kept if k.is_const]
+    if len(consts) > 1:
+        best = max(consts, key=lambda k: k.value) if is_max else min(consts, key=lambda k: k.value)
+        kept = [k for k in kept if not k.is_const] + [best]
+    if len(kept) == 1:
+        return kept[0]
+    if not kept:
+        raise ValueError("min/max of nothing")
+    kept.sort(key=lambda k: k.key)
+    return Expr._atom(MinMax(is_max, tuple(kept)))
+
+
+def _single_minmax(x: Expr) -> MinMax | None:
+    if len(x._d) == 1:
+        for m, c in x._d.items():
+            if c == 1 and len(m) == 1 and isinstance(m[0], MinMax):
+                return m[0]
+    return None
+
+
+def emin(*args: ExprLike) -> Expr:
+    return _minmax(False, args)
+
+
+def emax(*args: ExprLike) -> Expr:
+    return _minmax(True, args)
+
+
+def product(items: Iterable[ExprLike]) -> Expr:
+    out = ONE
+    for x in items:
+        out = out * as_expr(x)
+    return out
+
+
+# -- how expressions are printed ------------------------------------------------------------
+
+
+def _leading_negative(e: Expr) -> bool:
+    for m, c in e.terms:
+        if m:
+            return c < 0
+    return e.constant_term < 0
+
+
+def _atom_str(a: Atom, neg_floor: bool = False) -> str:
+    if isinstance(a, Sym):
+        return a.name
+    if isinstance(a, Floor):
+        if neg_floor:
+            return f"ceil({_paren_num(-a.num)} / {a.den})"
+        return f"floor({_paren_num(a.num)} / {a.den})"
+    if isinstance(a, MinMax):
+        fn = "max" if a.is_max else "min"
+        return f"{fn}({', '.join(format_expr(x) for x in a.args)})"
+    return repr(a)  # pragma: no cover
+
+
+def _paren_num(e: Expr) -> str:
+    s = format_expr(e)
+    return s if len(e.terms) == 1 and e.terms[0][1] > 0 else f"({s})"
+
+
+def _mono_str(m: Mono, neg_floor: bool) -> str:
+    parts: list[str] = []
+    i = 0
+    while i < len(m):
+        a = m[i]
+        j = i
+        while j < len(m) and m[j] == a:
+            j += 1
+        s = _atom_str(a, neg_floor and len(m) == 1)
+        if len(m) > 1 and isinstance(a, Floor | MinMax):
+            s = s  # function-call syntax needs no parentheses
+        parts.append(s if j - i == 1 else f"{s}^{j - i}")
+        i = j
+    return "*".join(parts)
+
+
+def format_expr(e: Expr) -> str:
+    """Render ``e``; a lone floor plus simple terms is shown folded (``floor((L - 7) / 2)``)."""
+    raw = _format_terms(e)
+    best = raw
+    for cand in (_folded(e), _merged(e)):
+        if cand is not None and len(cand) < len(best):
+            best = cand
+    return best
+
+
+def _merged(e: Expr) -> str | None:
+    """The shortest single floor equal to ``e``, folding its other (integer-valued) terms into one of
+    its floors: ``x + floor(u/d) = floor((u + d*x)/d)`` and ``x - floor(u/d) = floor((d*x - u + d - 1)/d)``.
+    Canonical forms keep floors' numerators with positive remainders, so ``a - floor((3a + 1)/4)``
+    stays as it is; shown merged it reads ``floor((a + 2)/4)`` (and nested floors then merge too)."""
+    best: str | None = None
+    for m, c in e.terms:
+        if len(m) != 1 or abs(c) != 1 or not isinstance(m[0], Floor):
+            continue
+        fl = m[0]
+        rest = Expr({mm: cc for mm, cc in e.terms if mm != m})
+        if rest.is_const:
+            continue  # floor(x/2) + 1 reads better as it is
+        num = fl.num + rest * fl.den if c == 1 else rest * fl.den - fl.num + (fl.den - 1)
+        cand = floordiv(num, fl.den)
+        if len(cand.terms) > 2:
+            continue
+        text = _format_terms(cand)
+        if best is None or len(text) < len(best):
+            best = text
+    return best
+
+
+def _folded(e: Expr) -> str | None:
+    floors = [(m, c) for m, c in e.terms if any(isinstance(a, (Floor, MinMax)) for a in m)]
+    if len(floors) != 1:
+        return None
+    (m, c) = floors[0]
+    if len(m) != 1 or abs(c) != 1 or not isinstance(m[0], Floor):
+        return None
+    fl = m[0]
+    rest = Expr({mm: cc for mm, cc in e.terms if mm != m})
+    if not rest.symbols() <= fl.num.symbols():
+        return None
+    if c == 1:
+        return f"floor({_paren_num(fl.num + rest * fl.den)} / {fl.den})"
+    return f"ceil({_paren_num(-fl.num + rest * fl.den)} / {fl.den})"
+
+
+def _format_terms(e: Expr) -> str:
+    if not e.terms:
+        return "0"
+    ordered = [t for t in e.terms if t[0]] + [t for t in e.terms if not t[0]]
+    out: list[str] = []
+    for idx, (m, c) in enumerate(ordered):
+        neg_floor = len(m) == 1 and isinstance(m[0], Floor) and c < 0 and _leading_negative(m[0].num)
+        if neg_floor:
+            c = -c
+        if not m:
+            body = str(abs(c))
+        else:
+            ms = _mono_str(m, neg_floor)
+            body = ms if abs(c) == 1 else f"{abs(c)}*{ms}"
+        if idx == 0:
+            out.append(("-" + body) if c < 0 else body)
+        else:
+            out.append(("- " if c < 0 else "+ ") + body)
+    return " ".join(out)

@@ -1,0 +1,451 @@
+"""The exact valid set of a model's input sizes, from its conditions.
+
+Conditions are split into independent groups of symbols. A group of one symbol is
+solved exactly by :mod:`graphcheck.symbolic.usolve`. A coupled group is reduced by
+substitution (``W = H``, ``T2 = 2*T``) and by enumerating a symbol whose range is
+provably finite (``H*W*64 == 9216`` bounds ``H <= 144``); what still resists is kept as
+its conditions, which remain an exact (if unsolved) statement, and is flagged as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from graphcheck.errors import TooComplex
+from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, Cond, Eq, Ge, all_of, ge
+from graphcheck.symbolic.expr import Expr, Mono, Sym, as_expr
+from graphcheck.symbolic.intset import MAXDIM, IntSet
+from graphcheck.symbolic.usolve import _first, cond_set
+
+ENUM_LIMIT = 4096
+
+__all__ = ["Solution", "Part", "solve"]
+
+
+class Part:
+    """One independent group of symbols and the exact set of their valid values."""
+
+    syms: tuple[Sym, ...]
+    exact: bool = True
+
+    def contains(self, env: Mapping[Sym, int]) -> bool:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def is_empty(self) -> bool:
+        raise NotImplementedError
+
+    def smallest(self) -> dict[Sym, int] | None:
+        raise NotImplementedError
+
+
+@dataclass
+class UniPart(Part):
+    sym: Sym
+    values: IntSet
+
+    @property
+    def syms(self) -> tuple[Sym, ...]:  # type: ignore[override]
+        return (self.sym,)
+
+    def contains(self, env: Mapping[Sym, int]) -> bool:
+        return env[self.sym] in self.values
+
+    def describe(self) -> str:
+        return self.values.describe(self.sym.name)
+
+    def is_empty(self) -> bool:
+        return self.values.is_empty()
+
+    def smallest(self) -> dict[Sym, int] | None:
+        m = self.values.min()
+        return None if m is None else {self.sym: m}
+
+
+@dataclass
+class DerivedPart(Part):
+    """``target = formula(other symbols)``, and ``inner`` for the rest."""
+
+    target: Sym
+    formula: Expr
+    inner: Solution
+
+    @property
+    def syms(self) -> tuple[Sym, ...]:  # type: ignore[override]
+        return (self.target, *self.inner.symbols)
+
+    @property
+    def exact(self) -> bool:  # type: ignore[override]
+        return self.inner.exact
+
+    def contains(self, env: Mapping[Sym, int]) -> bool:
+        return env[self.target] == self.formula.evaluate(env) and self.inner.contains(env) is True
+
+    def describe(self) -> str:
+        return f"{self.target.name} = {self.formula} and {self.inner.describe(with_free=False)}"
+
+    def is_empty(self) -> bool:
+        return self.inner.is_empty()
+
+    def smallest(self) -> dict[Sym, int] | None:
+        base = self.inner.smallest()
+        if base is None:
+            return None
+        return {**base, self.target: self.formula.evaluate(base)}
+
+
+@dataclass
+class EnumPart(Part):
+    """A symbol with a provably finite range, and the solution of the rest for each value."""
+
+    var: Sym
+    rest: tuple[Sym, ...]
+    groups: list[tuple[IntSet, Solution]]
+
+    @property
+    def syms(self) -> tuple[Sym, ...]:  # type: ignore[override]
+        return (self.var, *self.rest)
+
+    @property
+    def exact(self) -> bool:  # type: ignore[override]
+        return all(sol.exact for _, sol in self.groups)
+
+    def contains(self, env: Mapping[Sym, int]) -> bool:
+        v = env[self.var]
+        for values, sol in self.groups:
+            if v in values:
+                return sol.contains(env) is True
+        return False
+
+    def describe(self) -> str:
+        if not self.groups:
+            return "no valid size"
+        points: list[tuple[int, ...]] = []
+        for values, sol in self.groups:
+            pts = sol.points(limit=64)
+            if pts is None or not values.is_finite_small(64):
+                points = []
+                break
+            for v in values.elements(64):
+                points.extend((v, *p) for p in pts)
+        if points and len(points) <= 64:
+            names = ", ".join(s.name for s in self.syms)
+            body = ", ".join("(" + ", ".join(map(str, p)) + ")" for p in sorted(points))
+            return f"({names}) in {{{body}}}"
+        return " or ".join(
+            f"({values.describe(self.var.name)} and {sol.describe(with_free=False)})" for values, sol in self.groups
+        )
+
+    def is_empty(self) -> bool:
+        return not self.groups
+
+    def smallest(self) -> dict[Sym, int] | None:
+        best: dict[Sym, int] | None = None
+        for values, sol in self.groups:
+            v = values.min()
+            rest = sol.smallest()
+            if v is None or rest is None:
+                continue
+            cand = {self.var: v, **rest}
+            key = tuple(cand[s] for s in self.syms)
+            if best is None or key < tuple(best[s] for s in self.syms):
+                best = cand
+        return best
+
+
+@dataclass
+class CondPart(Part):
+    """A coupled group left as its conditions: exact for membership, unsolved as a set."""
+
+    conds: list[Cond]
+    reason: str
+    _syms: tuple[Sym, ...] = ()
+
+    @property
+    def syms(self) -> tuple[Sym, ...]:  # type: ignore[override]
+        return self._syms
+
+    @property
+    def exact(self) -> bool:  # type: ignore[override]
+        return False
+
+    def contains(self, env: Mapping[Sym, int]) -> bool:
+        return all(c.holds(env) for c in self.conds)
+
+    def describe(self) -> str:
+        return " and ".join(str(c) for c in self.conds)
+
+    def is_empty(self) -> bool:
+        return False
+
+    def smallest(self) -> dict[Sym, int] | None:
+        return None
+
+
+@dataclass
+class Solution:
+    """The valid set: a product of independent parts; symbols in no part are free (any >= 1)."""
+
+    symbols: tuple[Sym, ...]
+    parts: list[Part] = field(default_factory=list)
+    empty: bool = False
+
+    @property
+    def free(self) -> tuple[Sym, ...]:
+        used = {s for p in self.parts for s in p.syms}
+        return tuple(s for s in self.symbols if s not in used)
+
+    @property
+    def exact(self) -> bool:
+        return all(p.exact for p in self.parts)
+
+    def is_empty(self) -> bool:
+        return self.empty or any(p.is_empty() for p in self.parts)
+
+    def contains(self, env: Mapping[Sym, int]) -> bool:
+        if self.is_empty():
+            return False
+        return all(p.contains(env) for p in self.parts)
+
+    def describe(self, with_free: bool = True) -> str:
+        if self.is_empty():
+            return "no valid size"
+        texts = [p.describe() for p in self.parts]
+        if not texts:
+            return "any size" if not with_free else _free_text(self.free) or "any size"
+        out = "; ".join(texts)
+        if with_free and self.free:
+            out += f"   ({_free_text(self.free)})"
+        return out
+
+    def smallest(self) -> dict[Sym, int] | None:
+        if self.is_empty():
+            return None
+        out = {s: 1 for s in self.free}
+        for p in self.parts:
+            m = p.smallest()
+            if m is None:
+                return None
+            out.update(m)
+        return out
+
+    def points(self, limit: int) -> list[tuple[int, ...]] | None:
+        """Every point (in ``symbols`` order) when the set is finite and small, else None."""
+        if self.free:
+            return None
+        out: list[dict[Sym, int]] = [{}]
+        for p in self.parts:
+            if isinstance(p, UniPart) and p.values.is_finite_small(limit):
+                out = [{**o, p.sym: v} for o in out for v in p.values.elements(limit)]
+            else:
+                return None
+            if len(out) > limit:
+                return None
+        return [tuple(o[s] for s in self.symbols) for o in out]
+
+    def for_symbol(self, s: Sym) -> IntSet | None:
+        """The exact set of one symbol when it forms a part of its own."""
+        for p in self.parts:
+            if isinstance(p, UniPart) and p.sym == s:
+                return p.values
+        return IntSet.full() if s in self.free else None
+
+
+def _free_text(free: Iterable[Sym]) -> str:
+    names = [s.name for s in free]
+    if not names:
+        return ""
+    return f"{', '.join(names)}: any >= 1"
+
+
+def _flatten(conds: Iterable[Cond]) -> list[Cond]:
+    out: list[Cond] = []
+    seen: set[Cond] = set()
+    for c in conds:
+        for a in c.items if isinstance(c, AllOf) else (c,):
+            if a == TRUE or a in seen:
+                continue
+            seen.add(a)
+            out.append(a)
+    return out
+
+
+def _components(conds: list[Cond], syms: tuple[Sym, ...]) -> list[tuple[tuple[Sym, ...], list[Cond]]]:
+    parent = {s: s for s in syms}
+
+    def find(x: Sym) -> Sym:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for c in conds:
+        ss = [s for s in c.symbols() if s in parent]
+        for a in ss[1:]:
+            ra, rb = find(ss[0]), find(a)
+            if ra != rb:
+                parent[rb] = ra
+    groups: dict[Sym, list[Cond]] = {}
+    members: dict[Sym, list[Sym]] = {}
+    for s in syms:
+        members.setdefault(find(s), []).append(s)
+    for c in conds:
+        ss = [s for s in c.symbols() if s in parent]
+        if ss:
+            groups.setdefault(find(ss[0]), []).append(c)
+    return [(tuple(members[r]), groups[r]) for r in members if r in groups]
+
+
+def solve(conds: Iterable[Cond], symbols: Iterable[Sym], cache: dict[Cond, IntSet] | None = None) -> Solution:
+    """Solve conditions over input symbols (each symbol ranges over ``[1, 2**63 - 1]``)."""
+    syms = tuple(symbols)
+    flat = _flatten(conds)
+    if any(c == FALSE for c in flat):
+        return Solution(syms, [], empty=True)
+    cache = {} if cache is None else cache
+    sol = Solution(syms)
+    for group_syms, group in _components(flat, syms):
+        part = _solve_group(group, group_syms, cache)
+        sol.parts.append(part)
+        if part.is_empty():
+            sol.empty = True
+    order = {s: i for i, s in enumerate(syms)}
+    sol.parts.sort(key=lambda p: min(order.get(s, 0) for s in p.syms))
+    return sol
+
+
+def _solve_group(conds: list[Cond], syms: tuple[Sym, ...], cache: dict[Cond, IntSet]) -> Part:
+    if len(syms) == 1:
+        s = syms[0]
+        try:
+            values = IntSet.full()
+            for c in conds:
+                values = values & cond_set(c, s, cache)
+                if values.is_empty():
+                    break
+            return UniPart(s, values)
+        except TooComplex as exc:
+            return CondPart(conds, str(exc), (s,))
+    derived = _derive(conds, syms)
+    if derived is not None:
+        return derived
+    enum = _enumerate(conds, syms, cache)
+    if enum is not None:
+        return enum
+    return CondPart(conds, f"coupled conditions over {', '.join(s.name for s in syms)}", syms)
+
+
+def _derive(conds: list[Cond], syms: tuple[Sym, ...]) -> Part | None:
+    """Use an equality ``t = formula(others)`` (t with coefficient +-1, linear) to eliminate ``t``."""
+    for c in conds:
+        if not isinstance(c, Eq):
+            continue
+        for t in syms:
+            lin = _unit_linear(c.expr, t)
+            if lin is None:
+                continue
+            formula = lin
+            rest_syms = tuple(s for s in syms if s != t)
+            env = {t: formula}
+            others = [x.subs(env) for x in conds if x is not c]
+            others.append(ge(formula, 1))
+            others.append(ge(MAXDIM - formula))
+            inner = solve(others, rest_syms)
+            return DerivedPart(t, formula, inner)
+    return None
+
+
+def _unit_linear(e: Expr, t: Sym) -> Expr | None:
+    """If ``e == 0`` reads ``t = f(others)`` (t appears once, linearly, with coefficient +-1), f."""
+    coeff = 0
+    rest: dict[Mono, int] = {}
+    for m, c in e.terms:
+        if m == (t,):
+            coeff = c
+        elif any(t in a.symbols() for a in m):
+            return None
+        else:
+            rest[m] = c
+    if coeff not in (1, -1):
+        return None
+    r = Expr(rest)
+    return -r if coeff == 1 else r
+
+
+def _upper_bound(conds: list[Cond], v: Sym, syms: tuple[Sym, ...], lows: Mapping[Sym, int]) -> int | None:
+    """A proven upper bound on ``v`` from a condition monotone in every symbol.
+
+    ``lows`` holds proven lower bounds of the symbols (from their own conditions). Each
+    symbol is shifted to start at its lower bound first (``s = t + low - 1``, ``t >= 1``), so
+    that sizes like ``floor((H - 4)/4)``, negative only below ``H = 4``, count as non-negative.
+    """
+    shift = {s: Expr._atom(s) + (lows.get(s, 1) - 1) for s in syms if lows.get(s, 1) > 1}
+    ones = {s: 1 for s in syms if s != v}
+    best: int | None = None
+    for c in conds:
+        cands: list[Expr] = []
+        if isinstance(c, Eq):
+            cands = [c.expr, -c.expr]
+        elif isinstance(c, Ge):
+            cands = [-c.expr]
+        for e in cands:
+            # e nondecreasing in every (shifted) symbol and e <= 0 is required  =>  e(v, low, ..., low) <= 0
+            if v not in e.symbols():
+                continue
+            shifted = e.subs(shift) if shift else e
+            if not shifted.nondecreasing():
+                continue
+            at_ones = shifted.subs(ones)
+            if at_ones.symbols() != {v}:
+                continue
+            _, fn = at_ones.compiled()
+            first_pos = _first(_positive(fn), 1, MAXDIM)
+            ub = first_pos - 1 + lows.get(v, 1) - 1
+            if best is None or ub < best:
+                best = ub
+    return best
+
+
+def _positive(fn: Callable[..., int]) -> Callable[[int], bool]:
+    return lambda x: fn(x) >= 1
+
+
+def _enumerate(conds: list[Cond], syms: tuple[Sym, ...], cache: dict[Cond, IntSet]) -> Part | None:
+    lows: dict[Sym, int] = {}
+    for s in syms:
+        own = [c for c in conds if c.symbols() == {s}]
+        try:
+            values = IntSet.full()
+            for c in own:
+                values = values & cond_set(c, s, cache)
+        except TooComplex:
+            continue
+        if values.is_empty():
+            return UniPart(s, values)
+        lows[s] = values.min() or 1
+    bounds = [(ub, s) for s in syms if (ub := _upper_bound(conds, s, syms, lows)) is not None]
+    if not bounds:
+        return None
+    ub, var = min(bounds, key=lambda b: b[0])
+    if ub > ENUM_LIMIT:
+        return None
+    rest = tuple(s for s in syms if s != var)
+    groups: list[tuple[IntSet, Solution]] = []
+    by_text: dict[str, tuple[list[int], Solution]] = {}
+    for x in range(1, ub + 1):
+        sub = solve([c.subs({var: as_expr(x)}) for c in conds], rest, cache)
+        if sub.is_empty():
+            continue
+        key = sub.describe()
+        by_text.setdefault(key, ([], sub))[0].append(x)
+    for xs, sub in by_text.values():
+        groups.append((IntSet.points(xs), sub))
+    groups.sort(key=lambda g: g[0].min() or 0)
+    return EnumPart(var, rest, groups)
+
+
+def conds_of(items: Iterable[Cond]) -> Cond:
+    return all_of(items)

@@ -1,0 +1,312 @@
+"""Exact solution sets of one-symbol conditions.
+
+For a condition on one symbol ``s`` the set ``{s in [1, MAXDIM] : cond(s)}`` is computed
+exactly, by one of:
+
+* closed form for ``a*s + b`` and for ``k*floor((a*s + b)/d) + c``;
+* binary search when the expression is monotone in ``s`` (a monotone condition's set is
+  an interval, so two searches over ``[1, 2**63)`` are a proof, not a sample);
+* case splits on ``min``/``max``;
+* otherwise the periodic argument: with ``P`` a multiple of every divisor nested in the
+  expression, ``e(r + k*P)`` is, for each residue ``r``, an integer polynomial in ``k``
+  (checked by one extra finite difference), solved exactly per residue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from math import gcd, lcm
+
+from graphcheck.errors import TooComplex
+from graphcheck.symbolic.cond import AllOf, AnyOf, Cond, Const, Eq, Ge
+from graphcheck.symbolic.expr import Atom, Expr, Floor, MinMax, Sym, const
+from graphcheck.symbolic.intset import MAXDIM, PERIOD_LIMIT, IntSet, _up
+
+__all__ = ["cond_set", "atom_set"]
+
+
+def cond_set(c: Cond, s: Sym, cache: dict[Cond, IntSet] | None = None) -> IntSet:
+    """The exact set of values of ``s`` satisfying ``c`` (``c`` mentions only ``s``)."""
+    if isinstance(c, Const):
+        return IntSet.full() if c.truth else IntSet.empty()
+    if isinstance(c, AnyOf):
+        out = IntSet.empty()
+        for x in c.items:
+            out = out | cond_set(x, s, cache)
+        return out
+    if isinstance(c, AllOf):
+        out = IntSet.full()
+        for x in c.items:
+            out = out & cond_set(x, s, cache)
+            if out.is_empty():
+                break
+        return out
+    if cache is not None:
+        hit = cache.get(c)
+        if hit is not None:
+            return hit
+    assert isinstance(c, Ge | Eq)
+    res = atom_set(c.expr, isinstance(c, Eq), s)
+    if cache is not None:
+        cache[c] = res
+    return res
+
+
+def atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
+    """``{s : e(s) == 0}`` if ``is_eq`` else ``{s : e(s) >= 0}``."""
+    if e.is_const:
+        ok = e.value == 0 if is_eq else e.value >= 0
+        return IntSet.full() if ok else IntSet.empty()
+    lin = e.as_linear(s)
+    if lin is not None:
+        return _linear(lin[0], lin[1], is_eq)
+    if not is_eq:
+        fl = _floor_linear(e, s)
+        if fl is not None:
+            return fl
+    fn = _fn(e, s)
+    if e.nondecreasing():
+        return IntSet.interval(*_monotone(fn, 1, MAXDIM, True, is_eq))
+    if (-e).nondecreasing():
+        return IntSet.interval(*_monotone(fn, 1, MAXDIM, False, is_eq))
+    mm = _find_minmax(e)
+    if mm is not None:
+        return _split_minmax(e, mm, is_eq, s)
+    return _periodic(e, is_eq, s)
+
+
+def _fn(e: Expr, s: Sym) -> Callable[[int], int]:
+    syms, f = e.compiled()
+    if syms != (s,):  # pragma: no cover - guarded by callers
+        raise ValueError(f"{e} is not a function of {s} alone")
+    return f
+
+
+def _linear(a: int, b: int, is_eq: bool) -> IntSet:
+    if is_eq:
+        if b % a:
+            return IntSet.empty()
+        v = -b // a
+        return IntSet.interval(v, v)
+    if a > 0:
+        return IntSet.interval(-(b // a))
+    return IntSet.interval(1, b // (-a))
+
+
+def _floor_linear(e: Expr, s: Sym) -> IntSet | None:
+    """``k*floor((a*s + b)/d) + c >= 0`` in closed form (the shape of every conv/pool size)."""
+    c0 = 0
+    term: tuple[Floor, int] | None = None
+    for m, c in e.terms:
+        if not m:
+            c0 = c
+        elif len(m) == 1 and isinstance(m[0], Floor) and term is None:
+            term = (m[0], c)
+        else:
+            return None
+    if term is None:
+        return None
+    fl, k = term
+    lin = fl.num.as_linear(s)
+    if lin is None or lin[0] == 0:
+        return None
+    a, b = lin
+    d = fl.den
+    # k*f + c0 >= 0 with f = floor(x/d), x = a*s + b
+    if k > 0:
+        m_ = -(c0 // k)  # f >= ceil(-c0/k)
+        # floor(x/d) >= m_  <=>  x >= m_*d
+        return _linear(a, b - m_ * d, False)
+    m_ = c0 // (-k)  # f <= floor(c0/-k)  <=>  x <= m_*d + d - 1  <=>  -x + m_*d + d - 1 >= 0
+    return _linear(-a, -b + m_ * d + d - 1, False)
+
+
+def _first(pred: Callable[[int], bool], lo: int, hi: int) -> int:
+    """Smallest x in [lo, hi] with pred(x), pred monotone False..True; hi + 1 if none."""
+    if pred(lo):
+        return lo
+    if not pred(hi):
+        return hi + 1
+    a, b = lo, hi  # pred(a) False, pred(b) True
+    while b - a > 1:
+        mid = (a + b) // 2
+        if pred(mid):
+            b = mid
+        else:
+            a = mid
+    return b
+
+
+def _monotone(f: Callable[[int], int], lo: int, hi: int, increasing: bool, is_eq: bool) -> tuple[int, int]:
+    """The interval of x in [lo, hi] with f(x) >= 0 (or == 0) for monotone f; empty as (1, 0)."""
+    if increasing:
+        a = _first(lambda x: f(x) >= 0, lo, hi)
+        b = _first(lambda x: f(x) >= 1, lo, hi) - 1 if is_eq else hi
+    else:
+        b = _first(lambda x: f(x) < 0, lo, hi) - 1
+        a = _first(lambda x: f(x) <= 0, lo, hi) if is_eq else lo
+    return (a, b) if a <= b else (1, 0)
+
+
+def _find_minmax(e: Expr) -> MinMax | None:
+    stack: list[Atom] = [a for m, _ in e.terms for a in m]
+    while stack:
+        a = stack.pop()
+        if isinstance(a, MinMax):
+            return a
+        if isinstance(a, Floor):
+            stack.extend(x for m, _ in a.num.terms for x in m)
+    return None
+
+
+def _replace(e: Expr, target: Atom, value: Expr) -> Expr:
+    out = const(0)
+    for m, c in e.terms:
+        t = const(c)
+        for a in m:
+            if a == target:
+                t = t * value
+            elif isinstance(a, Floor):
+                from graphcheck.symbolic.expr import floordiv
+
+                t = t * floordiv(_replace(a.num, target, value), a.den)
+            elif isinstance(a, MinMax):
+                from graphcheck.symbolic.expr import emax, emin
+
+                args = [_replace(x, target, value) for x in a.args]
+                t = t * (emax(*args) if a.is_max else emin(*args))
+            else:
+                t = t * Expr._atom(a)
+        out = out + t
+    return out
+
+
+def _split_minmax(e: Expr, mm: MinMax, is_eq: bool, s: Sym) -> IntSet:
+    out = IntSet.empty()
+    for i, ai in enumerate(mm.args):
+        region = IntSet.full()
+        for j, aj in enumerate(mm.args):
+            if i != j:
+                # ai is the chosen extreme: ai <= aj for min, ai >= aj for max
+                region = region & atom_set(aj - ai if not mm.is_max else ai - aj, False, s)
+        if region.is_empty():
+            continue
+        out = out | (region & atom_set(_replace(e, mm, ai), is_eq, s))
+    return out
+
+
+def _period(e: Expr) -> int:
+    """A period P such that ``e(r + k*P)`` is an integer polynomial in k for every residue r."""
+    q = _quasi(e)
+    if q is not None:
+        return q[1]
+    p = 1
+    for m, _ in e.terms:
+        for a in m:
+            if isinstance(a, Floor):
+                p = lcm(p, _period(a.num) * a.den)
+    return p
+
+
+def _quasi(e: Expr) -> tuple[Fraction, int] | None:
+    """For an expression of degree 1 in its symbol: ``(slope, P)`` with ``e(s + P) = e(s) + slope*P``.
+
+    A floor of such an expression repeats as soon as ``slope*P/den`` is an integer, which is
+    usually far sooner than the product of all nested divisors (stride-2 chains halve the slope).
+    """
+    slope = Fraction(0)
+    period = 1
+    for m, c in e.terms:
+        if not m:
+            continue
+        if len(m) != 1:
+            return None
+        a = m[0]
+        if isinstance(a, Sym):
+            slope += c
+        elif isinstance(a, Floor):
+            inner = _quasi(a.num)
+            if inner is None:
+                return None
+            sl, p = inner
+            num, den = sl.numerator, sl.denominator
+            need = (den * a.den) // gcd(num, den * a.den) if num else 1
+            p = lcm(p, need)
+            period = lcm(period, p)
+            slope += c * sl / a.den
+        else:
+            return None
+    return slope, period
+
+
+def _degree(e: Expr) -> int:
+    best = 0
+    for m, _ in e.terms:
+        d = 0
+        for a in m:
+            d += _degree(a.num) if isinstance(a, Floor) else 1
+        best = max(best, d)
+    return best
+
+
+def _periodic(e: Expr, is_eq: bool, s: Sym) -> IntSet:
+    p = _period(e)
+    if p > PERIOD_LIMIT:
+        raise TooComplex(f"{e} repeats with period {p}, beyond the solver's limit {PERIOD_LIMIT}")
+    deg = _degree(e)
+    f = _fn(e, s)
+    classes: dict[int, list[tuple[int, int]]] = {}
+    for r in range(p):
+        first = _up(1, r, p)
+        kmax = (MAXDIM - first) // p
+        vals = [f(first + k * p) for k in range(deg + 2)]
+        coef = _newton(vals)
+        if coef[-1] != 0:  # pragma: no cover - would mean the period argument is wrong
+            raise TooComplex(f"{e} is not polynomial on residue classes mod {p}")
+        coef = coef[:-1]
+        ks = _solve_newton(coef, kmax, is_eq)
+        classes[r] = [(first + a * p, first + b * p) for a, b in ks]
+    return IntSet.from_classes(p, classes)
+
+
+def _newton(vals: list[int]) -> list[int]:
+    """Forward-difference coefficients: h(k) = sum c_i * C(k, i)."""
+    out = []
+    cur = list(vals)
+    while cur:
+        out.append(cur[0])
+        cur = [b - a for a, b in zip(cur, cur[1:])]
+    return out
+
+
+def _binom_eval(coef: list[int], k: int) -> int:
+    total, b = 0, 1
+    for i, c in enumerate(coef):
+        total += c * b
+        b = b * (k - i) // (i + 1)
+    return total
+
+
+def _solve_newton(coef: list[int], kmax: int, is_eq: bool) -> list[tuple[int, int]]:
+    """k-intervals in [0, kmax] where h(k) >= 0 (or == 0)."""
+    while len(coef) > 1 and coef[-1] == 0:
+        coef = coef[:-1]
+    h = lambda k: _binom_eval(coef, k)  # noqa: E731
+    if len(coef) == 1:
+        ok = coef[0] == 0 if is_eq else coef[0] >= 0
+        return [(0, kmax)] if ok else []
+    if all(c >= 0 for c in coef[1:]):
+        return [_monotone(h, 0, kmax, True, is_eq)]
+    if all(c <= 0 for c in coef[1:]):
+        return [_monotone(h, 0, kmax, False, is_eq)]
+    if len(coef) == 3:
+        # h(k) = c0 + c1*k + c2*k*(k-1)/2, a parabola; monotone on each side of its vertex.
+        c2 = coef[2]
+        # h(k+1) - h(k) = c1 + c2*k changes sign at k = -c1/c2
+        v = (-coef[1]) // c2 if c2 > 0 else (coef[1] // -c2)
+        v = min(max(v, 0), kmax)
+        left = _monotone(h, 0, v, c2 < 0, is_eq)
+        right = _monotone(h, v + 1, kmax, c2 > 0, is_eq) if v < kmax else (1, 0)
+        return [iv for iv in (left, right) if iv[0] <= iv[1]]
+    raise TooComplex(f"a degree-{len(coef) - 1} polynomial condition with mixed signs")

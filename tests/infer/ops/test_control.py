@@ -1,0 +1,116 @@
+"""If, Loop, Scan, sequences and optionals: the analysis never crashes, marks their outputs
+unknown with a GC103 note (so it is never called complete), and keeps what it can prove."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+import graphcheck
+from graphcheck.symbolic.expr import const
+from tests.infer.ops._mrc import S, init, make_model, run, shape_of, weight
+
+F = TensorProto.FLOAT
+
+
+def _branch(name: str, op: str) -> onnx.GraphProto:
+    return helper.make_graph(
+        [helper.make_node(op, ["h"], ["out"])], name, [], [helper.make_tensor_value_info("out", F, None)]
+    )
+
+
+def _if_model() -> onnx.ModelProto:
+    """x [N, K] -> MatMul(w[4, 3]) -> h -> If(cond) {Relu(h) | Neg(h)} -> z -> Identity -> y."""
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["h"], name="dense"),
+        helper.make_node(
+            "If", ["c"], ["z"], name="branch", then_branch=_branch("then", "Relu"), else_branch=_branch("else", "Neg")
+        ),
+        helper.make_node("MatMul", ["z", "w2"], ["y"], name="after"),
+    ]
+    inputs = [("x", ["N", "K"], F), ("c", [], TensorProto.BOOL)]
+    return make_model(nodes, inputs, ["y"], [weight("w", (4, 3)), weight("w2", (3, 2))])
+
+
+def test_if_outputs_unknown_with_note() -> None:
+    a = run(_if_model())
+    assert shape_of(a, "h") == (S("N"), const(3))
+    assert a.facts["z"].shape is None and a.facts["y"].shape is None
+    [note] = [n for n in a.notes if n.code == "GC103"]
+    assert note.op == "If" and "control flow" in note.message
+    assert not a.complete
+    assert not any(n.code == "GC901" for n in a.notes)
+
+
+def test_conditions_before_control_flow_still_count() -> None:
+    rep = graphcheck.check(_if_model())
+    assert rep.accepts({"N": 1, "K": 5}) is False  # the dense layer before the If needs K = 4
+    assert rep.accepts({"N": 1, "K": 4}) is None  # nothing proven wrong, but the If is not followed
+
+
+def test_loop_and_scan_do_not_crash() -> None:
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["acc_in", "acc_in"], ["acc_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_in", F, None),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_out", F, None),
+        ],
+    )
+    loop = helper.make_node("Loop", ["trip", "", "x"], ["acc"], body=body, name="loop")
+    scan_body = helper.make_graph(
+        [helper.make_node("Add", ["s_in", "e"], ["s_out"]), helper.make_node("Identity", ["s_out"], ["scan_out"])],
+        "sbody",
+        [helper.make_tensor_value_info("s_in", F, None), helper.make_tensor_value_info("e", F, None)],
+        [helper.make_tensor_value_info("s_out", F, None), helper.make_tensor_value_info("scan_out", F, None)],
+    )
+    scan = helper.make_node("Scan", ["x0", "xs"], ["s_final", "ys"], body=scan_body, num_scan_inputs=1, name="scan")
+    m = make_model(
+        [loop, scan, helper.make_node("Relu", ["acc"], ["r"])],
+        {"x": ["N"], "x0": ["D"], "xs": ["T", "D"]},
+        ["r", "s_final", "ys"],
+        [init("trip", 3, np.int64)],
+        opset=16,
+    )
+    a = run(m)
+    assert {n.op for n in a.notes if n.code == "GC103"} == {"Loop", "Scan"}
+    assert all(a.facts[o].shape is None for o in ("acc", "r", "s_final", "ys"))
+    assert not any(n.code == "GC901" for n in a.notes)
+    assert graphcheck.check(m).accepts({"N": 2, "D": 3, "T": 4}) is None
+
+
+def test_sequences_and_optionals() -> None:
+    nodes = [
+        helper.make_node("SplitToSequence", ["x"], ["seq"], axis=0),
+        helper.make_node("SequenceLength", ["seq"], ["n"]),
+        helper.make_node("ConcatFromSequence", ["seq"], ["cat"], axis=0),
+        helper.make_node("SequenceAt", ["seq", "zero"], ["first"]),
+        helper.make_node("OptionalHasElement", ["x"], ["has"]),
+        helper.make_node("OptionalGetElement", ["x"], ["same"]),
+        helper.make_node("Optional", ["x"], ["opt"]),
+        helper.make_node("OptionalGetElement", ["opt"], ["back"]),
+    ]
+    m = make_model(nodes, {"x": ["N", "D"]}, ["n", "cat", "first", "has", "same", "back"], [init("zero", 0, np.int64)])
+    a = run(m)
+    assert shape_of(a, "n") == () and a.facts["n"].value is None
+    assert shape_of(a, "has") == () and a.facts["has"].value == (const(1),)  # a plain tensor always has one
+    assert shape_of(a, "same") == (S("N"), S("D"))  # OptionalGetElement of a tensor is the identity
+    for name in ("seq", "cat", "first", "opt", "back"):
+        assert a.facts[name].shape is None, name
+    assert {n.op for n in a.notes if n.code == "GC103"} == {
+        "SplitToSequence",
+        "ConcatFromSequence",
+        "SequenceAt",
+        "Optional",
+        "OptionalGetElement",
+    }
+    assert not a.complete
