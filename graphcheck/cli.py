@@ -11,11 +11,14 @@ import json
 import os
 import sys
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from graphcheck.errors import GraphcheckError, UsageError
+
+if TYPE_CHECKING:
+    from graphcheck.api import Report
 from graphcheck.version import __version__
 
 app = typer.Typer(
@@ -62,7 +65,7 @@ def _progress(done: int, total: int) -> None:
         sys.stderr.flush()
 
 
-def _load_report(model: str, dim: list[str] | None) -> object:
+def _load_report(model: str, dim: list[str] | None) -> Report:
     from graphcheck.api import Report
     from graphcheck.infer.engine import analyze, parse_dims
     from graphcheck.model.load import load
@@ -97,18 +100,17 @@ def check(
     all: Annotated[bool, typer.Option("--all", help="Show every finding in text output.")] = False,
 ) -> None:
     """Report the exact set of valid input sizes, and every condition that limits it."""
-    from graphcheck.api import Report
-    from graphcheck.render.json import report_dict
-    from graphcheck.render.text import render_check
-
     report = _load_report(model, dim)
-    assert isinstance(report, Report)
     sizes = _sizes(at)
     ev = report.at(sizes) if at else None
     fixes = report.fixes(sizes) if ev is not None and ev.ok is False else []
     if format is Format.json:
+        from graphcheck.render.json import report_dict
+
         _emit(json.dumps(report_dict(report, ev, fixes), indent=2))
     else:
+        from graphcheck.render.text import render_check
+
         _emit(render_check(report, ev, show_all=all, fixes=fixes))
     code = 0
     if ev is not None and ev.ok is False:
@@ -127,18 +129,17 @@ def explain(
     nodes: Annotated[bool, typer.Option("--nodes", help="One row per ONNX node, not per framework layer.")] = False,
 ) -> None:
     """Every layer's (or node's) concrete output shape at the given sizes, the first failure marked."""
-    from graphcheck.api import Report
-    from graphcheck.render.json import evaluation_dict
-    from graphcheck.render.text import render_explain
-
     report = _load_report(model, dim)
-    assert isinstance(report, Report)
     sizes = _sizes(at)
     ev = report.at(sizes)
     fixes = report.fixes(sizes) if ev.ok is False else []
     if format is Format.json:
+        from graphcheck.render.json import evaluation_dict
+
         _emit(json.dumps(evaluation_dict(ev, fixes), indent=2))
     else:
+        from graphcheck.render.text import render_explain
+
         _emit(render_explain(report, ev, fixes, nodes=nodes))
     raise typer.Exit(1 if ev.ok is False else 0)
 

@@ -82,3 +82,25 @@ def test_an_upward_import_inside_a_function_breaks_the_contract(tmp_path: Path) 
     assert res.returncode == 1, res.stdout + res.stderr
     assert "graphcheck.symbolic is not allowed to import graphcheck.render" in res.stdout
     assert "graphcheck.symbolic.cond -> graphcheck.render.text" in res.stdout
+
+
+def test_cold_paths_import_only_what_they_need() -> None:
+    """At run time: `import graphcheck` and `graphcheck rule` load no onnx; a text check loads
+    neither the gate, MLflow, the SARIF/GitHub/JSON renderers, the frontends nor networkx."""
+    code = (
+        "import sys, graphcheck\n"
+        "assert graphcheck.__version__\n"
+        "assert 'onnx' not in sys.modules, 'import graphcheck loaded onnx'\n"
+        "from graphcheck.cli import main\n"
+        "sys.argv = ['graphcheck', 'rule', 'GC001']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "assert 'onnx' not in sys.modules, 'graphcheck rule loaded onnx'\n"
+        "sys.argv = ['graphcheck', 'check', 'fixtures/toy.onnx']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('graphcheck.gate', 'graphcheck.render.', "
+        "'graphcheck.keras', 'graphcheck.torch', 'graphcheck._frontend', 'networkx', 'mlflow')))\n"
+        "print(loaded)\n"
+        "assert loaded == ['graphcheck.render.text'], loaded\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -42,6 +42,7 @@ class Step:
     notes: tuple[Note, ...]
     dim_code: str  # the code and fix hint of this node's "every output size >= 1" checks
     dim_fix: str
+    reads_semantics: bool = False  # the result may differ between "spec" and "ort"
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,8 @@ def run_step(
     if outs and any(f is not None and (f.bounds is not None or f.value is not None) for f in ins):
         outs = propagate_bounds(node, ins, outs)
     full = tuple(outs[i] if i < len(outs) else UNKNOWN for i in range(len(node.outputs)))
-    return Step(full, tuple(ctx.requirements), tuple(missing + ctx.notes), ctx.dim_code, ctx.dim_fix)
+    reads = ctx.semantics_read or fused is not None
+    return Step(full, tuple(ctx.requirements), tuple(missing + ctx.notes), ctx.dim_code, ctx.dim_fix, reads)
 
 
 class Stopped(Exception):

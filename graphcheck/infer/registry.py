@@ -63,7 +63,7 @@ class OpContext:
     inputs: list[Fact | None]
     opset: int
     order: int
-    semantics: str = "spec"  # "spec" or "ort"
+    mode: str = "spec"  # "spec" or "ort"; rules read it as ``semantics``, which is recorded
     fresh: Callable[[str], Expr] = lambda hint: sym(hint, "opaque")
     requirements: list[Requirement] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
@@ -72,6 +72,14 @@ class OpContext:
     # semantics "ort" only: the input facts of a Range whose only consumer is this Gather's indices;
     # onnxruntime's optimizer (GatherToSliceFusion) turns that pair into a Slice, which clamps
     fused_range: list[Fact | None] | None = None
+    semantics_read: bool = False  # the rule asked which semantics: its result may differ between them
+
+    @property
+    def semantics(self) -> str:
+        """``"spec"`` or ``"ort"``. Reading it marks the rule's result as semantics-dependent, so
+        an analysis can be turned into its onnxruntime twin by re-running only such nodes."""
+        self.semantics_read = True
+        return self.mode
 
     # -- attributes ------------------------------------------------------------
     def attr(self, name: str, default: Any = None) -> Any:

@@ -32,7 +32,7 @@ from graphcheck.model.ir import Node, TensorData
 from graphcheck.symbolic.cond import Cond
 from graphcheck.symbolic.expr import Expr
 
-__all__ = ["reanalyze", "Trials"]
+__all__ = ["reanalyze", "with_semantics", "Trials"]
 
 Stop = Callable[[Requirement | Note], bool]
 
@@ -121,6 +121,29 @@ def reanalyze(
     return result
 
 
+def with_semantics(base: Analysis, semantics: str) -> Analysis:
+    """``base``'s analysis under other semantics ("spec" or "ort"), re-running only what can differ.
+
+    A rule's result can depend on the semantics only if it asked for them (``OpContext.semantics``
+    records the question in the node's step), or if it is a Gather that onnxruntime fuses with its
+    Range (those see the Range's inputs in "ort"). Those nodes are re-run, and so is what depends on
+    a fact that came out different; every other step is the same in both semantics, since a rule is
+    a function of its input facts. The result equals ``analyze(graph, dims, semantics)`` up to the
+    numbering of opaque symbols.
+    """
+    if semantics == base.semantics:
+        return base
+    fusable = fusable_ranges(base.graph, base.order) if semantics == "ort" else {}
+    forced = {pos for pos, step in enumerate(base.steps) if step.reads_semantics}
+    idx = _index(base)
+    forced |= {idx.position[gi] for gi in fusable if gi in idx.position}
+    result = no_gc(
+        lambda: _resume(base, {}, {}, None, Fresh(base.fresh_next), None, semantics, fusable, frozenset(forced))
+    )
+    assert isinstance(result, Analysis)
+    return result
+
+
 class Trials:
     """Candidate changes of one base analysis, each asked: does every condition and note from the
     change on pass ``fails``? (The fix search asks it at the sizes the user gave.)
@@ -156,18 +179,20 @@ def _resume(
     stop: Stop | None,
     fresh: Fresh,
     outcomes: dict[tuple[int, frozenset[tuple[str, Fact]]], bool] | None,
+    semantics: str | None = None,
+    fusable: dict[int, Node] | None = None,
+    forced: frozenset[int] = frozenset(),
 ) -> Analysis | bool | None:
     """The walk of the changed graph: its analysis, or None when ``stop`` ended it. With
     ``outcomes`` only the verdict is wanted: True when it would pass (no analysis is built when a
-    known state answers), False or None when it stops."""
+    known state answers), False or None when it stops. ``semantics`` (with its ``fusable``
+    Gathers) walks under other semantics than the base's, re-running the ``forced`` positions."""
     idx = _index(base)
-    graph = base.graph
+    if semantics is None:
+        semantics, fusable = base.semantics, idx.fusable
+    assert fusable is not None
+    graph = base.graph  # its opsets are all a rule reads of it; the changed graph is built at the end
     order = base.order
-    if nodes or initializers:
-        inits = dict(graph.initializers)
-        inits.update(initializers)
-        graph = replace(graph, nodes=[nodes.get(n.index, n) for n in graph.nodes], initializers=inits)
-        order = [nodes.get(n.index, n) for n in order]
     facts = dict(base.facts)
     changed: dict[str, Fact] = {}  # values whose fact differs from base's, with the new fact
     live: dict[str, Fact] = {}  # those of them still to be read
@@ -184,9 +209,10 @@ def _resume(
         facts[name] = tensor_fact(t)
         change(name, facts[name], 0)
     starts = [idx.position[i] for i in nodes] + [p for name in changed for p in idx.consumers.get(name, ())]
+    starts += forced
     first = min(starts, default=len(order))
     settled = max((idx.position[i] for i in nodes), default=-1)  # past it, the changed facts say it all
-    fused_inputs = {gi: set(r.inputs) for gi, r in idx.fusable.items()}
+    fused_inputs = {gi: set(r.inputs) for gi, r in fusable.items()}
     walk = Walk(facts, stop, base, first, idx.cond_at, idx.dim_at)
     path: list[tuple[int, frozenset[tuple[str, Fact]]]] = []
 
@@ -207,13 +233,16 @@ def _resume(
                     return settle(known)
                 path.append(key)
             node = order[pos]
+            if nodes:
+                node = nodes.get(node.index, node)
             dirty = (
-                node.index in nodes
+                pos in forced
+                or node.index in nodes
                 or any(i in changed for i in node.inputs)
                 or bool(fused_inputs and fused_inputs.get(node.index, set()) & changed.keys())
             )
             if dirty:
-                step = run_step(graph, node, pos, facts, base.semantics, fresh, idx.fusable.get(node.index))
+                step = run_step(graph, node, pos, facts, semantics, fresh, fusable.get(node.index))
                 for name, f, g in zip(node.outputs, step.outs, base.steps[pos].outs):
                     if name and f != g:
                         change(name, f, pos + 1)
@@ -225,6 +254,11 @@ def _resume(
         return None
     if outcomes is not None:
         return settle(True)
+    if nodes or initializers:
+        inits = dict(graph.initializers)
+        inits.update(initializers)
+        graph = replace(graph, nodes=[nodes.get(n.index, n) for n in graph.nodes], initializers=inits)
+        order = [nodes.get(n.index, n) for n in order]
     return replace(
         base,
         graph=graph,
@@ -234,6 +268,7 @@ def _resume(
         order=order,
         steps=walk.steps,
         marks=walk.marks,
+        semantics=semantics,
         fresh_next=fresh.next,
         index_cache=None,
     )

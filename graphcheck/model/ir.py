@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
 
 DimSpec = int | str | None  # a fixed size, a named dim (dim_param), or an unnamed dynamic dim
 Number = int | float | Fraction
@@ -121,6 +123,8 @@ class Graph:
 
     def dag(self) -> nx.DiGraph:
         """Nodes (by index) with an edge from each producer to each consumer of its outputs."""
+        import networkx as nx  # only when the file order is not topological: a check rarely needs it
+
         g = nx.DiGraph()
         g.add_nodes_from(n.index for n in self.nodes)
         producer: dict[str, int] = {}
@@ -143,6 +147,8 @@ class Graph:
         """
         if self._file_order_is_topological():
             return list(self.nodes)
+        import networkx as nx
+
         g = self.dag()
         by_index = {n.index: n for n in self.nodes}
         try:

@@ -76,6 +76,19 @@ def value_at(e: Expr, env: Mapping[Sym, int]) -> int | None:
     return None if e.has_opaque() else e.evaluate(env)
 
 
+def verdict(analysis: Analysis, env: Mapping[Sym, int]) -> bool | None:
+    """Whether the model accepts ``env``: False when a condition fails there, None when that is
+    not decided (a condition on a value the analysis could not know, or an incomplete analysis),
+    True otherwise. What :func:`evaluate` says in ``ok``, without evaluating every node's shapes."""
+    undecided = False
+    for r in analysis.requirements:
+        if not r.decidable:
+            undecided = True
+        elif not r.cond.holds(env):
+            return False
+    return None if undecided or not analysis.complete else True
+
+
 def evaluate(analysis: Analysis, env: Mapping[Sym, int], names: Mapping[Sym, str] | None = None) -> Evaluation:
     """Evaluate every requirement and node output at ``env`` (a value for every input symbol)."""
     missing = [s.name for s in analysis.symbols if s not in env]

@@ -109,6 +109,12 @@ class _Trial:
             self._bad_from[semantics] = min(bad, default=len(a.order))
         return self._bad_from[semantics]
 
+    def first_failure(self) -> Requirement | None:
+        """The model's first condition that fails at the sizes (what ``report.at(sizes)`` would
+        name), found without evaluating every node's shapes."""
+        failing = [r for r in self.report.analysis.requirements if r.decidable and not r.cond.holds(self.env)]
+        return min(failing, key=lambda r: r.order, default=None)
+
     def _trials_for(self, semantics: str) -> Trials:
         if semantics not in self._trials:
             self._trials[semantics] = Trials(self._base(semantics).analysis, self._fails)
@@ -171,11 +177,10 @@ def suggest_fixes(
     ``verify``: a further test every changed model must pass (the gate passes it the whole required
     range); then the input-size fixes, which change the sizes rather than the model, are left out.
     """
-    ev = report.at(sizes)
-    if ev.ok is not False or ev.first_failure is None:
-        return []
-    first = ev.first_failure
     trial = _Trial(report, sizes, verify)
+    first = trial.first_failure()
+    if first is None:
+        return []
     fw, pname = _words(report)
     order = {n.name: i for i, n in enumerate(report.analysis.order)}
     fail_pos = order.get(first.node, len(order))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from graphcheck.errors import UsageError
 from graphcheck.infer.engine import INCOMPLETE_CODES, Analysis, analyze
 from graphcheck.infer.facts import Note
+from graphcheck.infer.resume import with_semantics
 from graphcheck.model.layers import FrameworkInfo, LayerMap, layer_map
 from graphcheck.report.diagnostics import (
     Diagnostic,
@@ -20,7 +21,7 @@ from graphcheck.report.diagnostics import (
     pinned_diagnostics,
     requirement_diagnostic,
 )
-from graphcheck.report.evaluate import Evaluation, evaluate, layer_rows
+from graphcheck.report.evaluate import Evaluation, evaluate, layer_rows, verdict
 from graphcheck.symbolic.cond import Cond
 from graphcheck.symbolic.expr import Sym
 from graphcheck.symbolic.intset import MAXDIM, IntSet
@@ -170,7 +171,7 @@ class Report:
         env, consistent, _ = self.sizes_env(sizes)
         if not consistent:
             return False
-        return evaluate(self.analysis, env).ok
+        return verdict(self.analysis, env)
 
     def at(self, sizes: Mapping[str, int]) -> Evaluation:
         env, consistent, defaulted = self.sizes_env(sizes)
@@ -208,6 +209,8 @@ class Report:
         """The same model analysed with onnxruntime's deviations from the spec."""
         if self.analysis.semantics == "ort":
             return self
+        if len(self.analysis.steps) == len(self.analysis.order):  # re-run only what reads the semantics
+            return type(self)(with_semantics(self.analysis, "ort"), self.name, self.framework)
         return type(self)(analyze(self.analysis.graph, self.analysis.dims, "ort"), self.name, self.framework)
 
     def ort_accepts(self, sizes: Mapping[str, int]) -> bool | None:

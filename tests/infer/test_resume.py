@@ -19,7 +19,7 @@ import pytest
 
 from graphcheck.infer.engine import INCOMPLETE_CODES, Analysis, analyze
 from graphcheck.infer.facts import Note, Requirement
-from graphcheck.infer.resume import Trials, reanalyze
+from graphcheck.infer.resume import Trials, reanalyze, with_semantics
 from graphcheck.model.ir import Graph, Node, TensorData
 from graphcheck.model.load import load
 from graphcheck.symbolic.expr import Sym
@@ -182,3 +182,33 @@ def test_trials_answer_what_a_fresh_analysis_says(model: str, semantics: str) ->
             seen_true += want
             seen_false += not want
     assert seen_false > 0
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_with_semantics_equals_a_fresh_analysis(model: str) -> None:
+    """The onnxruntime twin of an analysis, re-running only the nodes whose rule asked for the
+    semantics (and fused Range -> Gather pairs), is the fresh "ort" analysis; and back again."""
+    graph = load(FIXTURES / model)
+    spec, ort = analyze(graph, None, "spec"), analyze(graph, None, "ort")
+    derived = with_semantics(spec, "ort")
+    assert derived.semantics == "ort"
+    assert _summary(derived) == _summary(ort)
+    assert _summary(with_semantics(ort, "spec")) == _summary(spec)
+    assert any(step.reads_semantics for step in spec.steps) or not any(n.op_type in WINDOW for n in spec.order)
+
+
+def test_with_semantics_sees_the_differences() -> None:
+    """On a model where onnxruntime deviates (a pool whose window can exceed its input: ORT
+    truncates toward zero), the derived twin has the deviating condition, not the spec's."""
+    from onnx import TensorProto, helper
+
+    from graphcheck.model.load import from_proto
+
+    pool = helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[5], strides=[3])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, "L"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    m = helper.make_model(helper.make_graph([pool], "pool", [x], [y]), opset_imports=[helper.make_opsetid("", 17)])
+    g = from_proto(m)
+    spec, ort = analyze(g, None, "spec"), analyze(g, None, "ort")
+    assert _summary(spec) != _summary(ort)
+    assert _summary(with_semantics(spec, "ort")) == _summary(ort)
