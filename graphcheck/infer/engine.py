@@ -11,10 +11,11 @@ changed nodes and of what depends on them, and reuses every other step, fact and
 
 from __future__ import annotations
 
+import bisect
 import gc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import graphcheck.infer.ops  # noqa: F401  (registers every rule)
 from graphcheck.errors import UsageError
@@ -33,9 +34,11 @@ INCOMPLETE_CODES = {"GC101", "GC102", "GC103", "GC901"}
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Step:
-    """One node's rule applied: its output facts and what it asked, before deduplication."""
+class Step(NamedTuple):
+    """One node's rule applied: its output facts and what it asked, before deduplication.
+
+    (Immutable like the other records; a named tuple because one is made per node on the hot path,
+    and a frozen dataclass' ``__init__`` costs several times as much.)"""
 
     outs: tuple[Fact, ...]  # one per node output (UNKNOWN where the rule gave none)
     requirements: tuple[Requirement, ...]
@@ -43,14 +46,6 @@ class Step:
     dim_code: str  # the code and fix hint of this node's "every output size >= 1" checks
     dim_fix: str
     reads_semantics: bool = False  # the result may differ between "spec" and "ort"
-
-
-@dataclass(frozen=True)
-class Mark:
-    """How much of the analysis' lists the nodes before a position filled."""
-
-    requirements: int
-    notes: int
 
 
 @dataclass
@@ -68,7 +63,6 @@ class Analysis:
     user_symbols: tuple[Sym, ...] = ()  # symbols the user made from fixed dims (--dim input:axis=NAME)
     dims: dict[str, int | str] = field(default_factory=dict)  # the user's --dim settings
     steps: list[Step] = field(default_factory=list, repr=False)  # per position in ``order``
-    marks: list[Mark] = field(default_factory=list, repr=False)  # per position: list sizes before it
     fresh_next: int = 0  # the next number for a fresh opaque symbol (a resumed walk starts there)
     index_cache: object = field(default=None, repr=False, compare=False)  # graphcheck.infer.resume's index
 
@@ -135,13 +129,14 @@ def run_step(
     for name in node.inputs:
         if not name:
             ins.append(None)
-        elif name in facts:
-            ins.append(facts[name])
-        else:
-            ins.append(UNKNOWN)
+            continue
+        f = facts.get(name)
+        if f is None:
+            f = UNKNOWN
             missing.append(
                 Note("GC102", node.name, node.op_type, pos, f"input {name!r} is produced by nothing in the graph")
             )
+        ins.append(f)
     domain = node.domain
     node_opset = graph.opsets.get(domain, graph.opset) if domain else graph.opset
     fn = lookup(domain, node.op_type, node_opset)
@@ -168,9 +163,11 @@ def run_step(
             outs = []
     if outs and any(f is not None and (f.bounds is not None or f.value is not None) for f in ins):
         outs = propagate_bounds(node, ins, outs)
-    full = tuple(outs[i] if i < len(outs) else UNKNOWN for i in range(len(node.outputs)))
+    n = len(node.outputs)
+    full = tuple(outs) if len(outs) == n else tuple(outs[i] if i < len(outs) else UNKNOWN for i in range(n))
+    notes = tuple(missing + ctx.notes) if missing or ctx.notes else ()
     reads = ctx.semantics_read or fused is not None
-    return Step(full, tuple(ctx.requirements), tuple(missing + ctx.notes), ctx.dim_code, ctx.dim_fix, reads)
+    return Step(full, tuple(ctx.requirements), notes, ctx.dim_code, ctx.dim_fix, reads)
 
 
 class Stopped(Exception):
@@ -196,6 +193,7 @@ class Walk:
         k: int = 0,
         base_conds: Mapping[Cond, int] | None = None,
         base_dims: Mapping[Expr, int] | None = None,
+        counts: tuple[int, int] | None = None,
     ) -> None:
         self.facts = facts
         self.stop = stop
@@ -207,22 +205,32 @@ class Walk:
             self.requirements: list[Requirement] = []
             self.notes: list[Note] = []
             self.steps: list[Step] = []
-            self.marks: list[Mark] = []
             self.cond_limit = self.dim_limit = 0
         else:
-            mark = base.marks[k] if k < len(base.marks) else Mark(len(base.requirements), len(base.notes))
-            self.requirements = base.requirements[: mark.requirements]
-            self.notes = base.notes[: mark.notes]
+            # how many of base's conditions and notes come before position k (both lists are in
+            # walk order, each item carrying its node's position), unless the caller knows
+            if counts is None:
+                counts = (
+                    bisect.bisect_left([r.order for r in base.requirements], k),
+                    bisect.bisect_left([n.order for n in base.notes], k),
+                )
+            n_req, n_notes = counts
+            self.requirements = base.requirements[:n_req]
+            self.notes = base.notes[:n_notes]
             self.steps = base.steps[:k]
-            self.marks = base.marks[:k]
-            self.cond_limit, self.dim_limit = mark.requirements, k
+            self.cond_limit, self.dim_limit = n_req, k
 
     def commit(self, node: Node, pos: int, step: Step) -> None:
         self.steps.append(step)
-        self.marks.append(Mark(len(self.requirements), len(self.notes)))
         seen, base_conds, cond_limit = self.seen, self.base_conds, self.cond_limit
-        kept = [r for r in step.requirements if r.cond not in seen and base_conds.get(r.cond, _NEVER) >= cond_limit]
-        seen.update(r.cond for r in kept)
+        if not step.requirements:
+            kept: list[Requirement] = []
+        elif base_conds:
+            kept = [r for r in step.requirements if r.cond not in seen and base_conds.get(r.cond, _NEVER) >= cond_limit]
+            seen.update(r.cond for r in kept)
+        else:
+            kept = [r for r in step.requirements if r.cond not in seen]
+            seen.update(r.cond for r in kept)
         checked, base_dims, dim_limit = self.checked_dims, self.base_dims, self.dim_limit
         for i, out_name in enumerate(node.outputs):
             if not out_name:
@@ -232,13 +240,13 @@ class Walk:
             if f.shape is None or f.value is not None or shape_like(f):
                 continue  # computed shape/index tensors may legitimately be empty
             for axis, d in enumerate(f.shape):
-                if d in checked or base_dims.get(d, _NEVER) < dim_limit:
+                if d in checked or (base_dims and base_dims.get(d, _NEVER) < dim_limit):
                     continue
                 checked.add(d)
                 if d.positive_trivially() or d.has_opaque():
                     continue
                 cond = ge(d, 1)
-                if cond in seen or base_conds.get(cond, _NEVER) < cond_limit:
+                if cond in seen or (base_conds and base_conds.get(cond, _NEVER) < cond_limit):
                     continue
                 seen.add(cond)
                 if cond == TRUE:
@@ -251,8 +259,10 @@ class Walk:
             items: list[Requirement | Note] = [*kept, *step.notes]
             if any(self.stop(item) for item in items):
                 raise Stopped()
-        self.requirements.extend(kept)
-        self.notes.extend(step.notes)
+        if kept:
+            self.requirements.extend(kept)
+        if step.notes:
+            self.notes.extend(step.notes)
 
 
 class Fresh:
@@ -331,6 +341,5 @@ def _analyze(
         sizes.user_made,
         dims,
         walk.steps,
-        walk.marks,
         fresh.next,
     )

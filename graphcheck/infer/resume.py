@@ -14,6 +14,7 @@ most one entry per node visited.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -47,6 +48,12 @@ class _Index:
     cond_at: dict[Cond, int]  # each required condition -> its index in ``requirements``
     dim_at: dict[Expr, int]  # each size whose ">= 1" was checked (or trivially true) -> where first
     fusable: dict[int, Node]  # semantics "ort": Gather node index -> the Range fused into it
+    req_orders: list[int]  # the position of each condition's node, in list (walk) order
+    note_orders: list[int]
+
+    def counts(self, k: int) -> tuple[int, int]:
+        """How many conditions and notes the nodes before position ``k`` left."""
+        return bisect.bisect_left(self.req_orders, k), bisect.bisect_left(self.note_orders, k)
 
 
 def _index(a: Analysis) -> _Index:
@@ -78,6 +85,8 @@ def _index(a: Analysis) -> _Index:
         {r.cond: i for i, r in enumerate(a.requirements)},
         dim_at,
         fusable,
+        [r.order for r in a.requirements],
+        [n.order for n in a.notes],
     )
     a.index_cache = idx
     return idx
@@ -213,7 +222,7 @@ def _resume(
     first = min(starts, default=len(order))
     settled = max((idx.position[i] for i in nodes), default=-1)  # past it, the changed facts say it all
     fused_inputs = {gi: set(r.inputs) for gi, r in fusable.items()}
-    walk = Walk(facts, stop, base, first, idx.cond_at, idx.dim_at)
+    walk = Walk(facts, stop, base, first, idx.cond_at, idx.dim_at, idx.counts(first))
     path: list[tuple[int, frozenset[tuple[str, Fact]]]] = []
 
     def settle(verdict: bool) -> bool:
@@ -267,7 +276,6 @@ def _resume(
         notes=walk.notes,
         order=order,
         steps=walk.steps,
-        marks=walk.marks,
         semantics=semantics,
         fresh_next=fresh.next,
         index_cache=None,
