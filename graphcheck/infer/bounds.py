@@ -108,8 +108,70 @@ def _arith(op: str, a: Bounds, b: Bounds) -> Bounds | None:
     return None
 
 
+# ops whose output keeps each element's position along the last axis when the last size is unchanged:
+# row-major rearrangements and broadcasts over the other axes (Transpose only when the last axis stays)
+_LANE_KEEPERS = {"Identity", "Cast", "CastLike", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Expand", "Tile"}
+
+Lane = tuple[Expr, Expr, bool]
+
+
+def _last(f: Fact | None) -> int | None:
+    if f is None or not f.shape:
+        return None
+    return f.shape[-1].const_value()
+
+
+def lanes_of(f: Fact | None) -> tuple[Lane, ...] | None:
+    """Bounds per position along the last axis: kept ones, from known values, or the whole tensor's
+    bounds repeated (attained per lane only when there is a single lane)."""
+    if f is None:
+        return None
+    if f.lanes is not None:
+        return f.lanes
+    k = _last(f)
+    if k is None or k < 1 or k > 64:
+        return None
+    vals = f.int_values()
+    if vals is not None and len(vals) % k == 0 and vals:
+        return tuple((emin(*vals[j::k]), emax(*vals[j::k]), True) for j in range(k))
+    b = _bounds(f)
+    if b is None:
+        return None
+    return tuple((b[0], b[1], b[2] and k == 1) for _ in range(k))
+
+
+def _lanes(node: Node, ins: list[Fact | None], out: Fact) -> tuple[Lane, ...] | None:
+    op = node.op_type
+    k = _last(out)
+    if k is None or not ins or ins[0] is None:
+        return None
+    if op == "Concat":
+        axis = node.attrs.get("axis", 0)
+        rank = len(out.shape or ())
+        if not isinstance(axis, int) or axis not in (rank - 1, -1):
+            return None
+        parts: list[Lane] = []
+        for f in ins:
+            got = lanes_of(f)
+            if got is None:
+                return None
+            parts.extend(got)
+        return tuple(parts) if len(parts) == k else None
+    if op in _LANE_KEEPERS or op == "Transpose":
+        src = ins[0]
+        if src.lanes is None or _last(src) != k:
+            return None
+        if op == "Transpose":
+            perm = node.attrs.get("perm")
+            r = len(out.shape or ())
+            if not isinstance(perm, tuple) or not perm or perm[-1] != r - 1:
+                return None
+        return src.lanes
+    return None
+
+
 def propagate(node: Node, ins: list[Fact | None], outs: list[Fact]) -> list[Fact]:
-    """Fill in ``bounds`` on outputs that a rule left without them."""
+    """Fill in ``bounds`` (and ``lanes``) on outputs that a rule left without them."""
     if not outs or outs[0].bounds is not None or outs[0].value is not None:
         return outs
     if outs[0].dtype not in _INT_TYPES and outs[0].dtype not in _FLOAT_TYPES:
@@ -148,4 +210,5 @@ def propagate(node: Node, ins: list[Fact | None], outs: list[Fact]) -> list[Fact
     if b is None:
         return outs
     exact = b[2] and outs[0].dtype not in _FLOAT_TYPES
-    return [replace(outs[0], bounds=(b[0], b[1]), bounds_exact=exact), *outs[1:]]
+    lanes = _lanes(node, ins, outs[0]) if outs[0].dtype not in _FLOAT_TYPES else None
+    return [replace(outs[0], bounds=(b[0], b[1]), bounds_exact=exact, lanes=lanes), *outs[1:]]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import gc
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple, TypeVar
 
 import graphcheck.infer.ops  # noqa: F401  (registers every rule)
@@ -22,11 +22,14 @@ from graphcheck.errors import UsageError
 from graphcheck.infer.bounds import propagate as propagate_bounds
 from graphcheck.infer.facts import UNKNOWN, Fact, Note, Requirement, tensor_fact
 from graphcheck.infer.inputs import input_sizes, parse_dims
+from graphcheck.infer.ops._shapeutil import simplify
 from graphcheck.infer.registry import Invalid, OpContext, Propagate, Unsupported, lookup
 from graphcheck.model.inline import inline_functions
 from graphcheck.model.ir import Graph, Node
+from graphcheck.symbolic.assume import NOTHING, Assumptions
 from graphcheck.symbolic.cond import FALSE, TRUE, Cond, ge
 from graphcheck.symbolic.expr import Expr, Sym, sym
+from graphcheck.symbolic.intset import IntSet
 
 __all__ = ["Analysis", "Step", "analyze", "parse_dims"]
 
@@ -46,6 +49,7 @@ class Step(NamedTuple):
     dim_code: str  # the code and fix hint of this node's "every output size >= 1" checks
     dim_fix: str
     reads_semantics: bool = False  # the result may differ between "spec" and "ort"
+    assumed: Assumptions | None = None  # what was known of the sizes, when the rule asked it
 
 
 @dataclass
@@ -65,6 +69,9 @@ class Analysis:
     steps: list[Step] = field(default_factory=list, repr=False)  # per position in ``order``
     fresh_next: int = 0  # the next number for a fresh opaque symbol (a resumed walk starts there)
     index_cache: object = field(default=None, repr=False, compare=False)  # graphcheck.infer.resume's index
+    # what was known of the sizes along the walk: (first position it held at, the knowledge), in order
+    known: list[tuple[int, Assumptions]] = field(default_factory=lambda: [(0, NOTHING)], repr=False)
+    cond_cache: dict[Cond, IntSet] = field(default_factory=dict, repr=False, compare=False)  # one-size solutions
 
     @property
     def complete(self) -> bool:
@@ -122,8 +129,11 @@ def run_step(
     semantics: str,
     fresh: Callable[[str], Expr],
     fused: Node | None,
+    known: Assumptions = NOTHING,
+    cond_cache: dict[Cond, IntSet] | None = None,
 ) -> Step:
-    """Apply ``node``'s rule to the facts of its inputs."""
+    """Apply ``node``'s rule to the facts of its inputs (``known``: what the conditions upstream
+    tell of the sizes; the rule may reason under it, and the step records when it did)."""
     ins: list[Fact | None] = []
     missing: list[Note] = []
     for name in node.inputs:
@@ -137,10 +147,18 @@ def run_step(
                 Note("GC102", node.name, node.op_type, pos, f"input {name!r} is produced by nothing in the graph")
             )
         ins.append(f)
+    reread = False
+    if known.sets:
+        for i, f in enumerate(ins):
+            if f is not None:
+                g = under(f, known)
+                if g is not f:
+                    ins[i] = g
+                    reread = True
     domain = node.domain
     node_opset = graph.opsets.get(domain, graph.opset) if domain else graph.opset
     fn = lookup(domain, node.op_type, node_opset)
-    ctx = OpContext(node, ins, node_opset, pos, semantics, fresh)
+    ctx = OpContext(node, ins, node_opset, pos, semantics, fresh, known=known, cond_cache=cond_cache)
     if fused is not None:
         ctx.fused_range = [facts.get(n) if n else None for n in fused.inputs]
     outs: list[Fact] = []
@@ -167,7 +185,40 @@ def run_step(
     full = tuple(outs) if len(outs) == n else tuple(outs[i] if i < len(outs) else UNKNOWN for i in range(n))
     notes = tuple(missing + ctx.notes) if missing or ctx.notes else ()
     reads = ctx.semantics_read or fused is not None
-    return Step(full, tuple(ctx.requirements), notes, ctx.dim_code, ctx.dim_fix, reads)
+    assumed = known if ctx.known_read or reread else None
+    return Step(full, tuple(ctx.requirements), notes, ctx.dim_code, ctx.dim_fix, reads, assumed)
+
+
+def _any_minmax(items: Sequence[object]) -> bool:
+    for x in items:
+        if isinstance(x, Expr) and x.has_minmax():
+            return True
+    return False
+
+
+def under(f: Fact, known: Assumptions) -> Fact:
+    """``f`` with its min/max read under what is known of the sizes (``max(floor((L - 240)/160),
+    min(0, ...))`` is ``floor((L - 240)/160)`` once ``L >= 400`` is required): sizes computed early
+    in the walk, before the conditions that settle them were met, are settled where they are used.
+    The same object when nothing changes."""
+    shape = f.shape
+    if shape is not None and _any_minmax(shape):
+        shape = tuple(simplify(d, known) if d.has_minmax() else d for d in shape)
+        if shape == f.shape:
+            shape = f.shape
+    value = f.value
+    if value is not None and _any_minmax(value):
+        value = tuple(simplify(v, known) if isinstance(v, Expr) and v.has_minmax() else v for v in value)
+        if value == f.value:
+            value = f.value
+    bounds = f.bounds
+    if bounds is not None and (bounds[0].has_minmax() or bounds[1].has_minmax()):
+        bounds = (simplify(bounds[0], known), simplify(bounds[1], known))
+        if bounds == f.bounds:
+            bounds = f.bounds
+    if shape is f.shape and value is f.value and bounds is f.bounds:
+        return f
+    return replace(f, shape=shape, value=value, bounds=bounds)
 
 
 class Stopped(Exception):
@@ -194,8 +245,10 @@ class Walk:
         base_conds: Mapping[Cond, int] | None = None,
         base_dims: Mapping[Expr, int] | None = None,
         counts: tuple[int, int] | None = None,
+        cond_cache: dict[Cond, IntSet] | None = None,
     ) -> None:
         self.facts = facts
+        self.cond_cache: dict[Cond, IntSet] = {} if cond_cache is None else cond_cache
         self.stop = stop
         self.seen: set[Cond] = set()
         self.checked_dims: set[Expr] = set()  # sizes whose ">= 1" is already required or trivially true
@@ -206,6 +259,7 @@ class Walk:
             self.notes: list[Note] = []
             self.steps: list[Step] = []
             self.cond_limit = self.dim_limit = 0
+            self.known: list[tuple[int, Assumptions]] = [(0, NOTHING)]
         else:
             # how many of base's conditions and notes come before position k (both lists are in
             # walk order, each item carrying its node's position), unless the caller knows
@@ -219,18 +273,31 @@ class Walk:
             self.notes = base.notes[:n_notes]
             self.steps = base.steps[:k]
             self.cond_limit, self.dim_limit = n_req, k
+            self.known = [(p, a) for p, a in base.known if p <= k]
+        self.now: Assumptions = self.known[-1][1]  # what the conditions so far tell of the sizes
+
+    def _known(self, r: Requirement) -> Requirement | None:
+        """``r`` with what the conditions so far decide taken out: None when it always holds there."""
+        now = self.now
+        if not now.sets or not r.decidable:
+            return r
+        cond = now.simplify(r.cond, self.cond_cache)
+        if cond == TRUE:
+            return None
+        return r if cond == r.cond else replace(r, cond=cond)
 
     def commit(self, node: Node, pos: int, step: Step) -> None:
         self.steps.append(step)
         seen, base_conds, cond_limit = self.seen, self.base_conds, self.cond_limit
-        if not step.requirements:
-            kept: list[Requirement] = []
-        elif base_conds:
-            kept = [r for r in step.requirements if r.cond not in seen and base_conds.get(r.cond, _NEVER) >= cond_limit]
-            seen.update(r.cond for r in kept)
-        else:
-            kept = [r for r in step.requirements if r.cond not in seen]
-            seen.update(r.cond for r in kept)
+        kept: list[Requirement] = []
+        for r0 in step.requirements:
+            if r0.cond in seen:
+                continue
+            r = self._known(r0)
+            if r is None or r.cond in seen or (base_conds and base_conds.get(r.cond, _NEVER) < cond_limit):
+                continue
+            seen.add(r.cond)
+            kept.append(r)
         checked, base_dims, dim_limit = self.checked_dims, self.base_dims, self.dim_limit
         for i, out_name in enumerate(node.outputs):
             if not out_name:
@@ -249,7 +316,7 @@ class Walk:
                 if cond in seen or (base_conds and base_conds.get(cond, _NEVER) < cond_limit):
                     continue
                 seen.add(cond)
-                if cond == TRUE:
+                if cond == TRUE or (self.now.sets and self.now.always(cond, self.cond_cache)):
                     continue
                 kept.append(
                     Requirement(cond, step.dim_code, node.name, node.op_type, pos, f"output {i} axis {axis}", "", d,
@@ -261,6 +328,13 @@ class Walk:
                 raise Stopped()
         if kept:
             self.requirements.extend(kept)
+            now = self.now
+            for r in kept:
+                if r.decidable:
+                    now = now.narrowed(r.cond, self.cond_cache)
+            if now is not self.now:
+                self.now = now
+                self.known.append((pos + 1, now))
         if step.notes:
             self.notes.extend(step.notes)
 
@@ -324,7 +398,8 @@ def _analyze(
     for pos, node in enumerate(order):
         if progress is not None and pos % 500 == 0 and pos:
             progress(pos, total)
-        walk.commit(node, pos, run_step(graph, node, pos, facts, semantics, fresh, fusable.get(node.index)))
+        step = run_step(graph, node, pos, facts, semantics, fresh, fusable.get(node.index), walk.now, walk.cond_cache)
+        walk.commit(node, pos, step)
     if progress is not None:
         progress(total, total)
     return Analysis(
@@ -342,4 +417,6 @@ def _analyze(
         dims,
         walk.steps,
         fresh.next,
+        known=walk.known,
+        cond_cache=walk.cond_cache,
     )

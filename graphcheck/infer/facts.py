@@ -23,7 +23,8 @@ class Fact:
 
     ``bounds`` is ``(lo, hi)``: every element of an integer tensor whose values are not kept
     (``Range(0, L)`` holds ``0 .. L - 1``) lies in ``[lo, hi]``. Gather checks its indices
-    against them, which is how a learned position table caps a sequence length.
+    against them, which is how a learned position table caps a sequence length. ``lanes`` does
+    the same per position of the last axis, for tensors of index tuples.
     """
 
     shape: tuple[Expr, ...] | None
@@ -31,6 +32,9 @@ class Fact:
     value: tuple[Val, ...] | None = None
     bounds: tuple[Expr, Expr] | None = None
     bounds_exact: bool = True  # both bounds attained (see graphcheck.infer.bounds)
+    # bounds per position along the last axis, (lo, hi, attained) each: the components of index
+    # tuples (GatherND, ScatterND), where one range for the whole tensor would mix the axes
+    lanes: tuple[tuple[Expr, Expr, bool], ...] | None = None
 
     @property
     def rank(self) -> int | None:

@@ -16,8 +16,10 @@ from typing import Any
 
 from graphcheck.infer.facts import Fact, Note, Requirement
 from graphcheck.model.ir import Node, SubGraph, TensorData
-from graphcheck.symbolic.cond import TRUE, Cond
+from graphcheck.symbolic.assume import NOTHING, Assumptions
+from graphcheck.symbolic.cond import FALSE, TRUE, Cond
 from graphcheck.symbolic.expr import Expr, const, sym
+from graphcheck.symbolic.intset import IntSet
 
 RuleFn = Callable[["OpContext"], Sequence[Fact]]
 
@@ -73,6 +75,11 @@ class OpContext:
     # onnxruntime's optimizer (GatherToSliceFusion) turns that pair into a Slice, which clamps
     fused_range: list[Fact | None] | None = None
     semantics_read: bool = False  # the rule asked which semantics: its result may differ between them
+    # what the conditions upstream tell of the sizes (only sizes meeting them matter: at any other the
+    # model is already invalid); rules read it as ``assume``, which is recorded
+    known: Assumptions = NOTHING
+    known_read: bool = False
+    cond_cache: dict[Cond, IntSet] | None = None
 
     @property
     def semantics(self) -> str:
@@ -80,6 +87,26 @@ class OpContext:
         an analysis can be turned into its onnxruntime twin by re-running only such nodes."""
         self.semantics_read = True
         return self.mode
+
+    @property
+    def assume(self) -> Assumptions:
+        """What the conditions upstream tell of the sizes. Reading it marks the rule's result as
+        depending on them, so a re-inference re-runs the rule when they change."""
+        if self.known.sets:
+            self.known_read = True
+        return self.known
+
+    def always(self, cond: Cond) -> bool:
+        """``cond`` holds at every size meeting the conditions upstream (proven)."""
+        if cond == TRUE:
+            return True
+        return self.assume.always(cond, self.cond_cache)
+
+    def never(self, cond: Cond) -> bool:
+        """``cond`` holds at no size meeting the conditions upstream (proven)."""
+        if cond == FALSE:
+            return True
+        return self.assume.never(cond, self.cond_cache)
 
     # -- attributes ------------------------------------------------------------
     def attr(self, name: str, default: Any = None) -> Any:

@@ -30,12 +30,14 @@ from graphcheck.infer.engine import (
 )
 from graphcheck.infer.facts import Fact, Note, Requirement, tensor_fact
 from graphcheck.model.ir import Node, TensorData
+from graphcheck.symbolic.assume import Assumptions
 from graphcheck.symbolic.cond import Cond
 from graphcheck.symbolic.expr import Expr
 
 __all__ = ["reanalyze", "with_semantics", "Trials"]
 
 Stop = Callable[[Requirement | Note], bool]
+_State = tuple[int, frozenset[tuple[str, Fact]], Assumptions | None]  # position, changed facts ahead, knowledge
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class _Index:
     fusable: dict[int, Node]  # semantics "ort": Gather node index -> the Range fused into it
     req_orders: list[int]  # the position of each condition's node, in list (walk) order
     note_orders: list[int]
+    last_assuming: int  # the last position whose rule reasoned under the conditions upstream (-1: none)
 
     def counts(self, k: int) -> tuple[int, int]:
         """How many conditions and notes the nodes before position ``k`` left."""
@@ -87,6 +90,7 @@ def _index(a: Analysis) -> _Index:
         fusable,
         [r.order for r in a.requirements],
         [n.order for n in a.notes],
+        max((pos for pos, st in enumerate(a.steps) if st.assumed is not None), default=-1),
     )
     a.index_cache = idx
     return idx
@@ -168,7 +172,7 @@ class Trials:
         self.base = base
         self.fails = fails
         self.fresh = Fresh(base.fresh_next)
-        self.outcomes: dict[tuple[int, frozenset[tuple[str, Fact]]], bool] = {}
+        self.outcomes: dict[_State, bool] = {}
 
     def passes(self, nodes: Mapping[int, Node], initializers: Mapping[str, TensorData] | None = None) -> bool:
         """True when the changed graph meets no failing condition or note from the change on."""
@@ -187,7 +191,7 @@ def _resume(
     initializers: dict[str, TensorData],
     stop: Stop | None,
     fresh: Fresh,
-    outcomes: dict[tuple[int, frozenset[tuple[str, Fact]]], bool] | None,
+    outcomes: dict[_State, bool] | None,
     semantics: str | None = None,
     fusable: dict[int, Node] | None = None,
     forced: frozenset[int] = frozenset(),
@@ -222,8 +226,8 @@ def _resume(
     first = min(starts, default=len(order))
     settled = max((idx.position[i] for i in nodes), default=-1)  # past it, the changed facts say it all
     fused_inputs = {gi: set(r.inputs) for gi, r in fusable.items()}
-    walk = Walk(facts, stop, base, first, idx.cond_at, idx.dim_at, idx.counts(first))
-    path: list[tuple[int, frozenset[tuple[str, Fact]]]] = []
+    walk = Walk(facts, stop, base, first, idx.cond_at, idx.dim_at, idx.counts(first), base.cond_cache)
+    path: list[_State] = []
 
     def settle(verdict: bool) -> bool:
         if outcomes is not None:
@@ -236,7 +240,8 @@ def _resume(
             for name in expiry.pop(pos - 1, ()):
                 live.pop(name, None)
             if outcomes is not None and pos > settled:
-                key = (pos, frozenset(live.items()))
+                # what is known of the sizes is part of the state only while a rule ahead reads it
+                key = (pos, frozenset(live.items()), walk.now if pos <= idx.last_assuming else None)
                 known = outcomes.get(key)
                 if known is not None:
                     return settle(known)
@@ -244,14 +249,18 @@ def _resume(
             node = order[pos]
             if nodes:
                 node = nodes.get(node.index, node)
+            assumed = base.steps[pos].assumed
             dirty = (
                 pos in forced
+                or (assumed is not None and assumed != walk.now)
                 or node.index in nodes
                 or any(i in changed for i in node.inputs)
                 or bool(fused_inputs and fused_inputs.get(node.index, set()) & changed.keys())
             )
             if dirty:
-                step = run_step(graph, node, pos, facts, semantics, fresh, fusable.get(node.index))
+                step = run_step(
+                    graph, node, pos, facts, semantics, fresh, fusable.get(node.index), walk.now, walk.cond_cache
+                )
                 for name, f, g in zip(node.outputs, step.outs, base.steps[pos].outs):
                     if name and f != g:
                         change(name, f, pos + 1)
@@ -279,4 +288,5 @@ def _resume(
         semantics=semantics,
         fresh_next=fresh.next,
         index_cache=None,
+        known=walk.known,
     )

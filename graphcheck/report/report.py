@@ -49,7 +49,7 @@ class Report:
         self.analysis = analysis
         self.name = name or analysis.graph.source
         self.framework = framework
-        self._cache: dict[Cond, IntSet] = {}
+        self._cache: dict[Cond, IntSet] = analysis.cond_cache  # one-size solutions, shared with the walk
 
     @functools.cached_property
     def layers(self) -> LayerMap:

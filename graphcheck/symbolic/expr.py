@@ -234,6 +234,14 @@ def _mono_mul(a: Mono, b: Mono) -> Mono:
     return tuple(sorted(a + b, key=lambda x: x.key))
 
 
+_DIV_STEPS = 256  # steps of a polynomial long division beyond twice the dividend's terms
+
+
+def _graded(m: Mono) -> tuple[int, tuple[tuple[object, ...], ...]]:
+    """A monomial order: degree first, then the atoms compared from the largest."""
+    return len(m), tuple(sorted((a.key for a in m), reverse=True))
+
+
 class Expr:
     """An immutable canonical integer polynomial over atoms.
 
@@ -241,10 +249,11 @@ class Expr:
     the sort key (``key``) are computed only when needed (display, canonical ordering).
     """
 
-    __slots__ = ("_d", "_terms", "_key", "_hash", "_syms", "_fn", "_names", "_str")
+    __slots__ = ("_d", "_terms", "_key", "_hash", "_syms", "_fn", "_names", "_str", "_mm")
 
     def __init__(self, terms: dict[Mono, int], _clean: bool = False) -> None:
         self._d = terms if _clean else {m: c for m, c in terms.items() if c != 0}
+        self._mm: bool | None = None
         self._terms: tuple[tuple[Mono, int], ...] | None = None
         self._key: tuple[object, ...] | None = None
         self._hash: int | None = None
@@ -308,6 +317,14 @@ class Expr:
                     out |= a.symbols()
             self._syms = out
         return self._syms
+
+    def has_minmax(self) -> bool:
+        """A min/max appears somewhere in the expression (inside floors too)."""
+        if self._mm is None:
+            self._mm = any(
+                isinstance(a, MinMax) or (isinstance(a, Floor) and a.num.has_minmax()) for m in self._d for a in m
+            )
+        return self._mm
 
     def input_symbols(self) -> frozenset[Sym]:
         return frozenset(s for s in self.symbols() if not s.opaque)
@@ -457,7 +474,7 @@ class Expr:
         if len(o.terms) != 1:
             if o == self:
                 return ONE
-            return None
+            return self._long_div(o)
         dm, dc = o.terms[0]
         out: dict[Mono, int] = {}
         for m, c in self.terms:
@@ -471,6 +488,39 @@ class Expr:
                 return None
             out[tuple(rest)] = c // dc
         return Expr(out)
+
+    def _long_div(self, o: Expr) -> Expr | None:
+        """The quotient when ``o`` divides this polynomial exactly, by long division with atoms as
+        variables (``(32*f + 32) / (f + 1) = 32`` for any atom ``f``); None when there is a remainder.
+        Terms are taken in a graded order (degree, then the atoms from the largest), which
+        multiplication preserves, so each step removes the remainder's leading term; the number of
+        steps is bounded (``_DIV_STEPS``), past which the answer is None (not an exact quotient)."""
+        lead_m, lead_c = max(o._d.items(), key=lambda mc: _graded(mc[0]))
+        rem = dict(self._d)
+        quot: dict[Mono, int] = {}
+        for _ in range(_DIV_STEPS + 2 * len(rem)):
+            if not rem:
+                q = Expr(quot)
+                return q if q * o == self else None
+            m, c = max(rem.items(), key=lambda mc: _graded(mc[0]))
+            rest = list(m)
+            for a in lead_m:
+                if a in rest:
+                    rest.remove(a)
+                else:
+                    return None
+            if c % lead_c:
+                return None
+            qm, qc = tuple(rest), c // lead_c
+            quot[qm] = quot.get(qm, 0) + qc
+            for dm, dc in o._d.items():
+                pm = _mono_mul(qm, dm)
+                v = rem.get(pm, 0) - qc * dc
+                if v:
+                    rem[pm] = v
+                else:
+                    rem.pop(pm, None)
+        return None
 
     # -- comparison / hashing -----------------------------------------
     def __eq__(self, other: object) -> bool:

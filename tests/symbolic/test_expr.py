@@ -133,3 +133,30 @@ def test_display_merges_terms_into_one_floor() -> None:
 def test_displayed_formula_has_the_same_value(e, lv, hv) -> None:  # type: ignore[no-untyped-def]
     """What a finding prints is the expression: evaluated with exact floor/ceil, it gives the same number."""
     assert _eval_text(str(e), lv, hv) == e.evaluate({s_L: lv, s_H: hv}), str(e)
+
+
+def test_long_division_of_polynomials() -> None:
+    f = floordiv(L, 4)
+    assert (32 * f + 32).exact_div(f + 1) == 32  # a CRNN's Reshape(-1): 32*(f + 1) elements over f + 1 rows
+    assert ((H + 1) * (L - 3) * 7).exact_div(L - 3) == 7 * H + 7
+    assert (f * f - 1).exact_div(f + 1) == f - 1
+    assert ((H + 1) * (L - 3) + 1).exact_div(L - 3) is None  # a remainder: not exact
+    assert (H * L).exact_div(H + L) is None
+    assert (6 * H + 4).exact_div(3 * H + 2) == 2
+    assert (6 * H + 3).exact_div(4 * H + 2) is None  # 3/2 is not an integer quotient
+
+
+@settings(max_examples=300, deadline=None)
+@given(exprs(2), exprs(2), st.integers(1, 10**4), st.integers(1, 10**4))
+def test_long_division_is_exact(a, b, lv, hv) -> None:  # type: ignore[no-untyped-def]
+    """Whatever divides, divides exactly: (a*b)/b gives a quotient q with q*b == a*b, equal in value."""
+    prod = a * b
+    q = prod.exact_div(b)
+    if b == 0:
+        assert q is None
+        return
+    assert q is not None and q * b == prod
+    env = {s_L: lv, s_H: hv}
+    bv = b.evaluate(env)
+    if bv:
+        assert q.evaluate(env) == prod.evaluate(env) // bv

@@ -1,8 +1,9 @@
 """Helpers for the shape-manipulation and slicing rules (:mod:`.shape`, :mod:`.slicing`).
 
-* lower bounds of an expression over all input sizes (symbols >= 1), used to pick the winner
-  of a ``min``/``max`` where one side provably wins (``min(1, L) = 1``), to decide signs, and to
-  drop ``min``/``max`` arguments that never win (``max(L, min(1024, L)) = L``);
+* lower bounds of an expression wherever what is already known of the sizes holds (an
+  :class:`~graphcheck.symbolic.assume.Assumptions`; without one, sizes are only >= 1), used to
+  pick the winner of a ``min``/``max`` where one side provably wins (``min(1, L) = 1``), to
+  decide signs, and to drop ``min``/``max`` arguments that never win (``max(L, min(1024, L)) = L``);
 * ``slice_bound``/``slice_length``: the ONNX Slice clamping rules on symbolic sizes;
 * row-major index arithmetic on small known tensor values (take, permute, concat, tile).
 """
@@ -14,7 +15,11 @@ from functools import lru_cache
 
 from graphcheck.infer.facts import Val
 from graphcheck.infer.ops._common import lazy  # noqa: F401  (re-exported)
-from graphcheck.symbolic.expr import Expr, Floor, MinMax, Sym, ceildiv, const, emax, emin
+from graphcheck.symbolic.assume import NOTHING, Assumptions
+from graphcheck.symbolic.assume import bounds as _bounds
+from graphcheck.symbolic.assume import lower as _lower
+from graphcheck.symbolic.cond import ge
+from graphcheck.symbolic.expr import Expr, Floor, MinMax, ceildiv, const, emax, emin, floordiv
 
 ZERO = const(0)
 ONE = const(1)
@@ -32,135 +37,65 @@ def show(shape: Sequence[Expr]) -> str:
 
 
 # -- bounds -----------------------------------------------------------------------------------------------------
+#
+# Every decision below takes what is already known about the sizes (``assume``, the conditions
+# collected upstream, see :mod:`graphcheck.symbolic.assume`); without it, sizes are only >= 1.
 
 
-def _atom_bounds(a: object) -> Bounds:
-    if isinstance(a, Sym):
-        return (None, None) if a.opaque else (1, None)
-    if isinstance(a, Floor):
-        lo, hi = bounds(a.num)
-        return (None if lo is None else lo // a.den, None if hi is None else hi // a.den)
-    if isinstance(a, MinMax):
-        bs = [bounds(x) for x in a.args]
-        los = [b[0] for b in bs]
-        his = [b[1] for b in bs]
-        if a.is_max:
-            known_lo = [v for v in los if v is not None]
-            return (max(known_lo) if known_lo else None, None if None in his else max(h for h in his if h is not None))
-        known_hi = [v for v in his if v is not None]
-        return (None if None in los else min(v for v in los if v is not None), min(known_hi) if known_hi else None)
-    return (None, None)
+def bounds(e: Expr, assume: Assumptions = NOTHING) -> Bounds:
+    """``(lo, hi)`` with ``lo <= e <= hi`` wherever ``assume`` holds (None: unbounded/unknown)."""
+    return _bounds(e, assume.box)
 
 
-@lru_cache(maxsize=8192)
-def bounds(e: Expr) -> Bounds:
-    """``(lo, hi)`` with ``lo <= e <= hi`` for every assignment of input symbols >= 1 (None: unbounded/unknown)."""
-    lo: int | None = 0
-    hi: int | None = 0
-    for m, c in e.terms:
-        if not m:
-            mlo: int | None = c
-            mhi: int | None = c
-        else:
-            if len(m) == 1:
-                alo, ahi = _atom_bounds(m[0])
-            else:
-                alo, ahi = 1, 1
-                for a in m:
-                    blo, bhi = _atom_bounds(a)
-                    if blo is None or blo < 0:
-                        alo = ahi = None
-                        break
-                    alo = alo * blo if alo is not None else None
-                    ahi = ahi * bhi if ahi is not None and bhi is not None else None
-            if c > 0:
-                mlo = None if alo is None else c * alo
-                mhi = None if ahi is None else c * ahi
-            else:
-                mlo = None if ahi is None else c * ahi
-                mhi = None if alo is None else c * alo
-        lo = None if lo is None or mlo is None else lo + mlo
-        hi = None if hi is None or mhi is None else hi + mhi
-        if lo is None and hi is None:
-            break
-    return lo, hi
+def lower(e: Expr, assume: Assumptions = NOTHING) -> int | None:
+    """A lower bound of ``e`` wherever ``assume`` holds (None: none found); floors and min/max are
+    taken out where that is tighter than interval bounds (``L - floor(L / 2) >= 1``)."""
+    return _lower(e, assume.box)
+
+
+def at_least(e: Expr, k: int, assume: Assumptions = NOTHING) -> bool:
+    """``e >= k`` wherever ``assume`` holds, provably (interval bounds first; a one-size
+    expression is then decided exactly)."""
+    lo = _lower(e, assume.box)
+    if lo is not None and lo >= k:
+        return True
+    return _one_size(e) and assume.always(ge(e, k))
+
+
+def at_most(e: Expr, k: int, assume: Assumptions = NOTHING) -> bool:
+    return at_least(-e, -k, assume)
+
+
+def _one_size(e: Expr) -> bool:
+    syms = e.symbols()
+    return len(syms) == 1 and not next(iter(syms)).opaque
 
 
 @lru_cache(maxsize=8192)
-def lower(e: Expr, depth: int = 3) -> int | None:
-    """A lower bound of ``e`` over all sizes (None: none found).
-
-    Interval bounds lose the link between ``L`` and ``floor(L / 2)``; so each lone floor or
-    min/max atom is also taken out: ``c*floor(n/d) >= c*(n - d + 1)/d`` (``c > 0``) or
-    ``>= c*n/d`` (``c < 0``); ``max(args) >= arg`` (``-min(args) >= -arg``) for any arg, and
-    ``rest + min(args) = min(rest + arg)``. ``L - floor(L/2) >= 1`` and ``L - min(3, L) >= 0``
-    are found this way.
-    """
-    lo = bounds(e)[0]
-    if depth <= 0:
-        return lo
-    for m, c in e.terms:
-        if len(m) != 1 or not isinstance(m[0], Floor | MinMax):
-            continue
-        atom = m[0]
-        rest = e - Expr({m: c})
-        if any(atom in mm for mm, _ in rest.terms):
-            continue
-        cand: int | None = None
-        if isinstance(atom, Floor):
-            d = atom.den
-            k = d - 1 if c > 0 else 0
-            v = lower(rest * d + (atom.num - k) * c, depth - 1)
-            cand = None if v is None else -((-v) // d)
-        elif atom.is_max == (c > 0):  # c*max(args) >= c*arg (c > 0), c*min(args) >= c*arg (c < 0)
-            for arg in atom.args:
-                v = lower(rest + arg * c, depth - 1)
-                if v is not None and (cand is None or v > cand):
-                    cand = v
-        else:  # rest + c*min(args) = min(rest + c*arg) (c > 0); likewise c*max(args) for c < 0
-            vals = [lower(rest + arg * c, depth - 1) for arg in atom.args]
-            if all(v is not None for v in vals):
-                cand = min(v for v in vals if v is not None)
-        if cand is not None and (lo is None or cand > lo):
-            lo = cand
-    return lo
-
-
-def at_least(e: Expr, k: int) -> bool:
-    """``e >= k`` for every size, provably."""
-    lo = lower(e)
-    return lo is not None and lo >= k
-
-
-def at_most(e: Expr, k: int) -> bool:
-    lo = lower(-e)
-    return lo is not None and -lo <= k
-
-
-def _has_minmax(e: Expr) -> bool:
-    return any(isinstance(a, MinMax) for m, _ in e.terms for a in m)
-
-
-@lru_cache(maxsize=8192)
-def simplify(e: Expr) -> Expr:
+def simplify(e: Expr, assume: Assumptions = NOTHING) -> Expr:
     """Drop min/max arguments that never win: ``max(L, min(1024, L)) = L``.
 
     Broadcasting ``L`` with a slice ``min(1024, L)`` gives ``max(L, min(1024, L))``; taking the
     Shape of that and slicing again nests one level per layer, so shape values are simplified.
     """
-    if not _has_minmax(e):
+    if not e.has_minmax():
         return e
     out = ZERO
     for m, c in e.terms:
         t = const(c)
         for a in m:
-            t = t * (_simplify_minmax(a) if isinstance(a, MinMax) else Expr({(a,): 1}))
+            if isinstance(a, MinMax):
+                t = t * _simplify_minmax(a, assume)
+            elif isinstance(a, Floor) and a.num.has_minmax():
+                t = t * floordiv(simplify(a.num, assume), a.den)
+            else:
+                t = t * Expr({(a,): 1})
         out = out + t
     return out
 
 
-def _simplify_minmax(a: MinMax) -> Expr:
-    args = [simplify(x) for x in a.args]
+def _simplify_minmax(a: MinMax, assume: Assumptions) -> Expr:
+    args = [simplify(x, assume) for x in a.args]
     kept: list[Expr] = []
     for i, x in enumerate(args):
         # x never wins if another argument is always at least as good (ties keep the first)
@@ -169,7 +104,7 @@ def _simplify_minmax(a: MinMax) -> Expr:
             if i == j:
                 continue
             diff = y - x if a.is_max else x - y
-            if at_least(diff, 0) and (j < i or not at_least(-diff, 0)):
+            if at_least(diff, 0, assume) and (j < i or not at_least(-diff, 0, assume)):
                 dominated = True
                 break
         if not dominated:
@@ -177,21 +112,21 @@ def _simplify_minmax(a: MinMax) -> Expr:
     return emax(*kept) if a.is_max else emin(*kept)
 
 
-def smin(a: Expr, b: Expr) -> Expr:
+def smin(a: Expr, b: Expr, assume: Assumptions = NOTHING) -> Expr:
     """``min(a, b)``, reduced to one side when it provably wins."""
     d = b - a
-    if at_least(d, 0):
+    if at_least(d, 0, assume):
         return a
-    if at_most(d, 0):
+    if at_most(d, 0, assume):
         return b
     return emin(a, b)
 
 
-def smax(a: Expr, b: Expr) -> Expr:
+def smax(a: Expr, b: Expr, assume: Assumptions = NOTHING) -> Expr:
     d = b - a
-    if at_least(d, 0):
+    if at_least(d, 0, assume):
         return b
-    if at_most(d, 0):
+    if at_most(d, 0, assume):
         return a
     return emax(a, b)
 
@@ -212,7 +147,7 @@ def _single_minmax(e: Expr) -> tuple[MinMax, int, Expr] | None:
     return atom, c, rest
 
 
-def tidy(e: Expr, depth: int = 3) -> Expr:
+def tidy(e: Expr, depth: int = 3, assume: Assumptions = NOTHING) -> Expr:
     """Move a linear ``+-min/max`` into its arguments and simplify: ``L - max(L - 3, 0) = min(3, L)``."""
     if depth <= 0:
         return e
@@ -221,34 +156,34 @@ def tidy(e: Expr, depth: int = 3) -> Expr:
         return e
     atom, c, rest = hit
     is_max = atom.is_max if c == 1 else not atom.is_max
-    args = [tidy(rest + c * a, depth - 1) for a in atom.args]
+    args = [tidy(rest + c * a, depth - 1, assume) for a in atom.args]
     acc = args[0]
     for a in args[1:]:
-        acc = smax(acc, a) if is_max else smin(acc, a)
+        acc = smax(acc, a, assume) if is_max else smin(acc, a, assume)
     return acc
 
 
-def cdiv(e: Expr, k: int) -> Expr:
+def cdiv(e: Expr, k: int, assume: Assumptions = NOTHING) -> Expr:
     """``ceil(e / k)`` for a non-zero constant, taken into a lone min/max (monotone in ``e``)."""
     if k == 1:
         return e
     if k == -1:
-        return tidy(-e)
+        return tidy(-e, assume=assume)
     hit = _single_minmax(e)
     if hit is not None and hit[1] == 1 and not hit[2].terms:
         atom = hit[0]
-        args = [cdiv(a, k) for a in atom.args]
+        args = [cdiv(a, k, assume) for a in atom.args]
         is_max = atom.is_max if k > 0 else not atom.is_max
         acc = args[0]
         for a in args[1:]:
-            acc = smax(acc, a) if is_max else smin(acc, a)
+            acc = smax(acc, a, assume) if is_max else smin(acc, a, assume)
         return acc
     return ceildiv(e, k)
 
 
-def nonneg_part(e: Expr) -> Expr:
+def nonneg_part(e: Expr, assume: Assumptions = NOTHING) -> Expr:
     """``max(e, 0)``."""
-    return smax(e, ZERO)
+    return smax(e, ZERO, assume)
 
 
 # -- slicing ----------------------------------------------------------------------------------------------------
@@ -261,7 +196,9 @@ class SignUnknown(Exception):
 ORT_END_SPECIAL = (2**31 - 1, 2**63 - 1)
 
 
-def slice_bound(v: Expr, d: Expr, step: int, is_start: bool, ort: bool = False) -> Expr:
+def slice_bound(
+    v: Expr, d: Expr, step: int, is_start: bool, ort: bool = False, assume: Assumptions = NOTHING
+) -> Expr:
     """A start or end clamped as the ONNX Slice spec says (``d`` the axis size).
 
     Values with ``|v| >= 2**62`` clamp like infinities (sizes are taken to be below 2**62).
@@ -283,22 +220,22 @@ def slice_bound(v: Expr, d: Expr, step: int, is_start: bool, ort: bool = False) 
         if x <= -BIG:
             return lo
         if x >= 0:
-            return smin(v, hi)
-        return smax(v + d, lo)
-    if at_least(v, 0):
-        return smin(v, hi)
-    if at_most(v, -1):
-        return smax(v + d, lo)
+            return smin(v, hi, assume)
+        return smax(v + d, lo, assume)
+    if at_least(v, 0, assume):
+        return smin(v, hi, assume)
+    if at_most(v, -1, assume):
+        return smax(v + d, lo, assume)
     if v.has_opaque():
         raise SignUnknown(str(v))
     # the sign depends on the sizes: v + d*[v < 0], clamped; [v < 0] = 1 - min(1, max(0, v + 1))
-    negative = 1 - smin(ONE, smax(ZERO, v + 1))
-    return smin(smax(v + d * negative, lo), hi)
+    negative = 1 - smin(ONE, smax(ZERO, v + 1, assume), assume)
+    return smin(smax(v + d * negative, lo, assume), hi, assume)
 
 
-def slice_length(start: Expr, end: Expr, step: int) -> Expr:
+def slice_length(start: Expr, end: Expr, step: int, assume: Assumptions = NOTHING) -> Expr:
     """``max(0, ceil((end - start) / step))`` for clamped bounds."""
-    return simplify(nonneg_part(cdiv(tidy(end - start), step)))
+    return simplify(nonneg_part(cdiv(tidy(end - start, assume=assume), step, assume), assume), assume)
 
 
 # -- values (row-major) -----------------------------------------------------------------------------------------

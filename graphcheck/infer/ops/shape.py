@@ -46,9 +46,8 @@ from graphcheck.infer.ops._shapeutil import (
 )
 from graphcheck.infer.registry import Invalid, OpContext, Propagate, Unsupported, norm_axis, rule
 from graphcheck.model.ir import TensorData
-from graphcheck.symbolic.cond import FALSE, Cond, all_of, eq, ge
+from graphcheck.symbolic.cond import FALSE, all_of, eq, ge
 from graphcheck.symbolic.expr import Expr, Sym, ceildiv, const, emax, emin, floordiv, mod, product
-from graphcheck.symbolic.solve import solve
 
 SMALL = V.SMALL
 FLOAT = 1
@@ -175,16 +174,6 @@ def _quotient(ctx: OpContext, num: Expr, den: Expr, x: Sequence[Expr], out: Sequ
     raise Unsupported(f"Reshape's -1 would be {num} / ({den}), which is not an exact quotient of the sizes")
 
 
-def _never(cond: Cond) -> bool:
-    """The condition holds for no input sizes (proven by the solver; False when not decided)."""
-    if cond == FALSE:
-        return True
-    if cond.has_opaque():
-        return False
-    sol = solve([cond], tuple(sorted(cond.symbols(), key=lambda x: x.name)))
-    return sol.exact and sol.is_empty()
-
-
 def _reshape(ctx: OpContext, target: Sequence[Expr], allowzero: bool) -> list[Fact]:
     f = ctx.fact(0)
     x = f.shape
@@ -215,11 +204,11 @@ def _reshape(ctx: OpContext, target: Sequence[Expr], allowzero: bool) -> list[Fa
         if t.has_opaque():
             out.append(ctx.fresh("reshape"))
             continue
-        lo = lower(t)
+        lo = lower(t, ctx.assume)
         if lo is None or lo < 0:
             # a computed entry that can be negative: exact as long as it is never -1 (which would
             # switch to inferring); below -1 the Reshape is invalid (GC006), 0 copies (below)
-            if not _never(eq(t, -1)):
+            if not ctx.never(eq(t, -1)):
                 raise Unsupported(f"Reshape's target entry {i} ({t}) may be -1 for some sizes")
             ctx.require(
                 ge(t, 0),
@@ -335,7 +324,7 @@ def _squeeze(ctx: OpContext, axes: Sequence[int] | None) -> list[Fact]:
         for i, d in enumerate(x):
             if d == 1:
                 drop.add(i)
-            elif not (d.is_const or at_least(d, 2)):
+            elif not (d.is_const or at_least(d, 2, ctx.assume)):
                 raise Unsupported(f"Squeeze without axes: whether axis {i} (size {d}) is 1 depends on the sizes")
     else:
         norm = [norm_axis(a, r, ctx.node) for a in axes]
@@ -402,11 +391,11 @@ def expand(ctx: OpContext) -> list[Fact]:
         raise Invalid(f"Expand's shape input must be 1-D, got rank {len(t.shape)}")
     target = ctx.ints(1, "the target shape")
     for i, d in enumerate(target):
-        if not d.has_opaque() and not at_least(d, 0):
+        if not d.has_opaque() and not at_least(d, 0, ctx.assume):
             if d.is_const:
                 raise Invalid(f"Expand's target has the negative size {d}")
             raise Unsupported(f"Expand's target entry {i} ({d}) may be negative")
-    shape = tuple(simplify(d) for d in broadcast(ctx, [x, tuple(target)]))
+    shape = tuple(simplify(d, ctx.assume) for d in broadcast(ctx, [x, tuple(target)]))
     value = None
     if f.value is not None:
         value = V.broadcast_values(shape, [f], lambda v: v)
@@ -451,7 +440,7 @@ def tile_6(ctx: OpContext) -> list[Fact]:
     for i, r in enumerate(reps):
         if r.is_const and r.value < 0:
             raise Invalid(f"Tile repeat {r} on axis {i} is negative")
-        if not r.is_const and not at_least(r, 0):
+        if not r.is_const and not at_least(r, 0, ctx.assume):
             raise Unsupported(f"Tile repeat {r} on axis {i} may be negative")
     shape = tuple(d * r for d, r in zip(x, reps))
     return [Fact(shape, f.dtype, _tile_values(f, x, reps))]
@@ -469,7 +458,7 @@ def constant_of_shape(ctx: OpContext) -> list[Fact]:
     for i, d in enumerate(dims):
         if d.is_const and d.value < 0:
             raise Invalid(f"ConstantOfShape size {d.value} on axis {i} is negative")
-        if not d.is_const and not d.has_opaque() and not at_least(d, 0):
+        if not d.is_const and not d.has_opaque() and not at_least(d, 0, ctx.assume):
             raise Unsupported(f"ConstantOfShape size {d} on axis {i} may be negative")
     tv = ctx.attr_tensor("value")
     elem: Val | None
@@ -518,7 +507,7 @@ def range_op(ctx: OpContext) -> list[Fact]:
             raise Invalid("Range delta is 0")
         if not is_float or (abs(k) == 1 and not (s.is_const and lim.is_const)):
             # integers; or floats holding whole numbers stepped by 1, where (limit - start) / delta is exact
-            n = nonneg_part(ceildiv(lim - s, k))
+            n = nonneg_part(ceildiv(lim - s, k), ctx.assume)
             nc = n.const_value()
             ivals: tuple[Val, ...] | None = None
             if nc is not None and nc <= SMALL:

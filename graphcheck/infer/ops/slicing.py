@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from graphcheck.infer.bounds import lanes_of
 from graphcheck.infer.facts import Fact, Val
 from graphcheck.infer.ops import _values as V
 from graphcheck.infer.ops._shapeutil import (
@@ -231,11 +232,11 @@ def _slice(
             raise Invalid("Slice step is 0")
         d = x[a]
         try:
-            sb = slice_bound(s, d, k, True)
-            eb = slice_bound(e, d, k, False, ort=ctx.semantics == "ort")
+            sb = slice_bound(s, d, k, True, assume=ctx.assume)
+            eb = slice_bound(e, d, k, False, ort=ctx.semantics == "ort", assume=ctx.assume)
         except SignUnknown as exc:
             raise Unsupported(f"Slice on axis {a}: whether {exc} counts from the end depends on the sizes") from None
-        out[a] = slice_length(sb, eb, k)
+        out[a] = slice_length(sb, eb, k, ctx.assume)
         ranges[a] = (sb, eb, k)
     shape = tuple(out)
     value = None
@@ -304,9 +305,9 @@ def _index_conditions(ctx: OpContext, indices: Sequence[Expr], d: Expr, what: st
             else:
                 lo = v if lo is None or v < lo else lo
             continue
-        if at_least(i, 0):
+        if at_least(i, 0, ctx.assume):
             cond = ge(d - 1 - i)
-        elif at_most(i, -1):
+        elif at_most(i, -1, ctx.assume):
             cond = ge(d + i)
         else:
             cond = all_of([ge(d - 1 - i), ge(d + i)])
@@ -361,18 +362,8 @@ def gather(ctx: OpContext) -> list[Fact]:
     shape = x[:a] + q + x[a + 1 :]
     idx = ind.int_values()
     value = None
-    if idx is None and ind.bounds is not None:
-        if ind.bounds_exact:
-            _bounds_conditions(ctx, ind.bounds, product(q), d, f"Gather indices on axis {a}")
-        else:
-            lo, hi = ind.bounds
-            ctx.note(
-                "GC102",
-                f"Gather indices are only known to lie in [{lo}, {hi}] (not their exact extremes), "
-                f"so whether they stay within the axis of size {d} is not decided",
-            )
+    _element_indices(ctx, ind, q, d, f"Gather indices on axis {a}")
     if idx is not None:
-        _index_conditions(ctx, idx, d, f"Gather indices on axis {a}")
         cs = small_numel(x, SMALL)
         if (
             f.value is not None
@@ -409,10 +400,25 @@ def _fused_slice(ctx: OpContext, axis: int) -> list[Fact] | None:
     return _slice(ctx, [start], [limit], [axis], [delta.value])
 
 
-def _bounds_conditions(ctx: OpContext, bounds: tuple[Expr, Expr], count: Expr, d: Expr, what: str) -> None:
-    """Indices known only by their range ``[lo, hi]`` (``Range(0, L)``) need ``-d <= lo`` and ``hi < d``."""
+def _bounds_conditions(
+    ctx: OpContext, bounds: tuple[Expr, Expr], exact: bool, count: Expr, d: Expr, what: str
+) -> None:
+    """Indices known only by their range ``[lo, hi]`` (``Range(0, L)``) need ``-d <= lo`` and ``hi < d``.
+
+    With exact bounds (both attained) that is a condition on the sizes. Bounds that only enclose
+    the indices decide nothing unless they lie inside the axis wherever the conditions upstream
+    hold (then no index can fall outside); otherwise the node is not followed (GC102)."""
     lo, hi = bounds
     cond = any_of([ge(-count), all_of([ge(lo + d), ge(d - 1 - hi)])])  # no indices at all, or in range
+    if ctx.always(cond):
+        return
+    if not exact:
+        ctx.note(
+            "GC102",
+            f"{what} are only known to lie in [{lo}, {hi}] (not their exact extremes), "
+            f"so whether they stay within the axis of size {d} is not decided",
+        )
+        return
     ctx.require(
         cond,
         "GC009",
@@ -431,10 +437,38 @@ def gather_elements(ctx: OpContext) -> list[Fact]:
         raise Invalid(f"GatherElements indices have rank {len(q)}, data rank {len(x)}")
     a = norm_axis(ctx.attr_int("axis", 0), len(x), ctx.node)
     _within(ctx, q, x, a)
-    idx = ctx.fact(1).int_values()
-    if idx is not None:
-        _index_conditions(ctx, idx, x[a], f"GatherElements indices on axis {a}")
+    _element_indices(ctx, ctx.fact(1), q, x[a], f"GatherElements indices on axis {a}")
     return [Fact(q, f.dtype)]
+
+
+def _element_indices(ctx: OpContext, ind: Fact, q: Sequence[Expr], d: Expr, what: str) -> None:
+    """Indices into an axis of size ``d``: each known value checked, or their range when only that is
+    known (indices computed from sizes, like ``Range``). Indices known neither way are data (token
+    ids, argmax results): the model is checked for every in-range value of them."""
+    idx = ind.int_values()
+    if idx is not None:
+        _index_conditions(ctx, idx, d, what)
+    elif ind.bounds is not None:
+        _bounds_conditions(ctx, ind.bounds, ind.bounds_exact, product(q), d, what)
+
+
+def _tuple_indices(ctx: OpContext, ind: Fact, q: Sequence[Expr], x: Sequence[Expr], first: int, what: str) -> None:
+    """Index tuples (the last axis of ``q``) into axes ``first, first + 1, ...`` of ``x``: each
+    component checked against its axis by its own range (``lanes``), or by the range of the whole
+    tensor, which decides only when it lies inside every axis addressed."""
+    depth = len(q) and q[-1].const_value()
+    if not depth:
+        return
+    if ind.int_values() is None and ind.bounds is None and ind.lanes is None:
+        return  # data indices
+    lanes = lanes_of(ind)
+    if lanes is None or len(lanes) != depth:
+        if ind.bounds is None:
+            return
+        lanes = tuple((ind.bounds[0], ind.bounds[1], False) for _ in range(depth))
+    count = product(q[:-1])
+    for j, (lo, hi, exact) in enumerate(lanes):
+        _bounds_conditions(ctx, (lo, hi), exact, count, x[first + j], f"{what}, component {j} (data axis {first + j})")
 
 
 def _within(ctx: OpContext, q: Sequence[Expr], x: Sequence[Expr], axis: int) -> None:
@@ -475,6 +509,7 @@ def gather_nd(ctx: OpContext) -> list[Fact]:
                 formula=lazy("indices size {} must equal data size {}", q[i], x[i]),
                 fix="data and indices must have the same batch sizes",
             )
+    _tuple_indices(ctx, ctx.fact(1), q, x, b, "GatherND indices")
     return [Fact(q[:-1] + x[b + last :], f.dtype)]
 
 
@@ -506,9 +541,7 @@ def scatter_elements(ctx: OpContext) -> list[Fact]:
     a = norm_axis(ctx.attr_int("axis", 0), len(x), ctx.node)
     _same(ctx, q, u, ctx.node.op_type, ("indices", "updates"))
     _within(ctx, q, x, a)
-    idx = ctx.fact(1).int_values()
-    if idx is not None:
-        _index_conditions(ctx, idx, x[a], f"{ctx.node.op_type} indices on axis {a}")
+    _element_indices(ctx, ctx.fact(1), q, x[a], f"{ctx.node.op_type} indices on axis {a}")
     return [Fact(x, f.dtype)]
 
 
@@ -526,6 +559,7 @@ def scatter_nd(ctx: OpContext) -> list[Fact]:
     if not 1 <= last <= len(x):
         raise Invalid(f"ScatterND indices address {last} axes of a data tensor of rank {len(x)}")
     _same(ctx, q[:-1] + x[last:], u, "ScatterND", ("indices.shape[:-1] + data.shape[k:]", "updates"))
+    _tuple_indices(ctx, ctx.fact(1), q, x, 0, "ScatterND indices")
     return [Fact(x, f.dtype)]
 
 

@@ -1,0 +1,297 @@
+"""What is already known about the sizes, and what follows from it.
+
+A model's conditions are collected in walk order; where a rule must decide something (may this
+Reshape entry be -1? do these indices stay inside the table?), only the sizes that meet every
+condition collected so far matter: at any other size the model is already invalid, whatever this
+node does. :class:`Assumptions` holds that knowledge in a form that is cheap to ask: for each size,
+the exact set of values its own conditions allow (an :class:`IntSet`). It answers:
+
+* :meth:`Assumptions.decide`: does a condition hold at every such size (True), at none (False),
+  or is that not decided (None)? One-size conditions are decided exactly (their own solution set
+  against the known set); others by interval bounds over the box of the known ranges, with the
+  floors and min/max taken out where that is tighter (``L - floor(L/2) >= 1``);
+* :meth:`Assumptions.simplify`: the condition with the conjuncts that always hold and the
+  disjuncts that never hold dropped.
+
+Both are sound: True/False only when proven for every size in the box. Interval bounds
+(:func:`bounds`, :func:`lower`) are exact integer arithmetic; ``None`` stands for unbounded.
+
+Budgets: a one-size decision is one solver call (its own budget: a period beyond
+``PERIOD_LIMIT`` is undecided, never guessed); :func:`lower` takes floors and min/max out to a
+depth of 3; an intersection whose period would pass the limit leaves the known set as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+
+from graphcheck.errors import TooComplex
+from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, AnyOf, Cond, Const, Eq, Ge, all_of, any_of
+from graphcheck.symbolic.expr import Atom, Expr, Floor, MinMax, Sym
+from graphcheck.symbolic.intset import IntSet
+from graphcheck.symbolic.usolve import cond_set
+
+__all__ = ["Assumptions", "NOTHING", "Box", "bounds", "lower"]
+
+Bound = int | None
+_DECIDED_LIMIT = 1 << 16  # decisions remembered per Assumptions object
+Box = tuple[tuple[Sym, int, int], ...]  # (size, lowest, highest) for the sizes known more narrowly than [1, MAXDIM]
+
+
+# -- interval bounds over a box ----------------------------------------------------------------------------------
+
+
+def _sym_range(s: Sym, box: Box) -> tuple[Bound, Bound]:
+    if s.opaque:
+        return None, None
+    for t, lo, hi in box:
+        if t == s:
+            return lo, hi
+    return 1, None
+
+
+def _mul(a: tuple[Bound, Bound], b: tuple[Bound, Bound]) -> tuple[Bound, Bound]:
+    """Interval product, ``None`` meaning unbounded on that side."""
+    alo, ahi = a
+    blo, bhi = b
+    if alo is not None and blo is not None and alo >= 0 and blo >= 0:  # the common case: sizes
+        return alo * blo, (None if ahi is None or bhi is None else ahi * bhi)
+    ends_a = [alo, ahi]
+    ends_b = [blo, bhi]
+    if None in ends_a or None in ends_b:
+        # unbounded somewhere: bounded only when the other factor is the constant 0
+        if (alo == ahi == 0) or (blo == bhi == 0):
+            return 0, 0
+        return None, None
+    prods = [x * y for x in ends_a for y in ends_b if x is not None and y is not None]
+    return min(prods), max(prods)
+
+
+def _atom_range(a: Atom, box: Box) -> tuple[Bound, Bound]:
+    if isinstance(a, Sym):
+        return _sym_range(a, box)
+    if isinstance(a, Floor):
+        lo, hi = bounds(a.num, box)
+        return (None if lo is None else lo // a.den, None if hi is None else hi // a.den)
+    if isinstance(a, MinMax):
+        bs = [bounds(x, box) for x in a.args]
+        los = [b[0] for b in bs]
+        his = [b[1] for b in bs]
+        if a.is_max:
+            known_lo = [v for v in los if v is not None]
+            return (max(known_lo) if known_lo else None, None if None in his else max(h for h in his if h is not None))
+        known_hi = [v for v in his if v is not None]
+        return (None if None in los else min(v for v in los if v is not None), min(known_hi) if known_hi else None)
+    return None, None
+
+
+@lru_cache(maxsize=16384)
+def bounds(e: Expr, box: Box = ()) -> tuple[Bound, Bound]:
+    """``(lo, hi)`` with ``lo <= e <= hi`` for every assignment of the sizes in ``box`` (other input
+    sizes range over ``[1, MAXDIM]``; opaque ones are unbounded). ``None``: unbounded on that side."""
+    lo: Bound = 0
+    hi: Bound = 0
+    for m, c in e.terms:
+        if not m:
+            mlo: Bound = c
+            mhi: Bound = c
+        else:
+            r = _atom_range(m[0], box)
+            for a in m[1:]:
+                r = _mul(r, _atom_range(a, box))
+            alo, ahi = r
+            if c > 0:
+                mlo = None if alo is None else c * alo
+                mhi = None if ahi is None else c * ahi
+            else:
+                mlo = None if ahi is None else c * ahi
+                mhi = None if alo is None else c * alo
+        lo = None if lo is None or mlo is None else lo + mlo
+        hi = None if hi is None or mhi is None else hi + mhi
+        if lo is None and hi is None:
+            break
+    return lo, hi
+
+
+@lru_cache(maxsize=16384)
+def lower(e: Expr, box: Box = (), depth: int = 3) -> Bound:
+    """A lower bound of ``e`` over the box (None: none found).
+
+    Interval bounds lose the link between ``L`` and ``floor(L / 2)``; so each lone floor or
+    min/max atom is also taken out: ``c*floor(n/d) >= c*(n - d + 1)/d`` (``c > 0``) or
+    ``>= c*n/d`` (``c < 0``); ``max(args) >= arg`` (``-min(args) >= -arg``) for any arg, and
+    ``rest + min(args) = min(rest + arg)``. ``L - floor(L/2) >= 1`` and ``L - min(3, L) >= 0``
+    are found this way.
+    """
+    lo = bounds(e, box)[0]
+    if depth <= 0:
+        return lo
+    for m, c in e.terms:
+        if len(m) != 1 or not isinstance(m[0], Floor | MinMax):
+            continue
+        atom = m[0]
+        rest = e - Expr({m: c})
+        if any(atom in mm for mm, _ in rest.terms):
+            continue
+        cand: Bound = None
+        if isinstance(atom, Floor):
+            d = atom.den
+            k = d - 1 if c > 0 else 0
+            v = lower(rest * d + (atom.num - k) * c, box, depth - 1)
+            cand = None if v is None else -((-v) // d)
+        elif atom.is_max == (c > 0):  # c*max(args) >= c*arg (c > 0), c*min(args) >= c*arg (c < 0)
+            for arg in atom.args:
+                v = lower(rest + arg * c, box, depth - 1)
+                if v is not None and (cand is None or v > cand):
+                    cand = v
+        else:  # rest + c*min(args) = min(rest + c*arg) (c > 0); likewise c*max(args) for c < 0
+            vals = [lower(rest + arg * c, box, depth - 1) for arg in atom.args]
+            if all(v is not None for v in vals):
+                cand = min(v for v in vals if v is not None)
+        if cand is not None and (lo is None or cand > lo):
+            lo = cand
+    return lo
+
+
+# -- what is known -----------------------------------------------------------------------------------------------
+
+
+class Assumptions:
+    """For each size, the exact set of values its own conditions allow so far; immutable.
+
+    Sizes not mentioned range over ``[1, MAXDIM]``. Two objects with the same sets are equal.
+    ``cache`` (shared, optional) maps a one-size condition to its solution set.
+    """
+
+    __slots__ = ("sets", "box", "_hash", "_decided")
+
+    def __init__(self, sets: Mapping[Sym, IntSet] | None = None) -> None:
+        self.sets: dict[Sym, IntSet] = dict(sets or {})
+        box: list[tuple[Sym, int, int]] = []
+        for s, v in sorted(self.sets.items(), key=lambda kv: kv[0].key):
+            lo, hi = v.min(), v.max()
+            if lo is None or hi is None:  # empty: nothing is valid, every question is moot
+                lo, hi = 1, 0
+            box.append((s, lo, hi))
+        self.box: Box = tuple(box)
+        self._hash = hash(self.box)
+        self._decided: dict[Cond, bool | None] = {}
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (
+            isinstance(other, Assumptions) and self._hash == other._hash and self.sets == other.sets
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return "Assumptions(" + "; ".join(v.describe(s.name) for s, v in self.sets.items()) + ")"
+
+    @property
+    def empty(self) -> bool:
+        """No size meets what is known (the model is invalid everywhere already)."""
+        return any(v.is_empty() for v in self.sets.values())
+
+    def known(self, s: Sym) -> IntSet:
+        return self.sets.get(s) or IntSet.full()
+
+    def narrowed(self, cond: Cond, cache: dict[Cond, IntSet] | None = None) -> Assumptions:
+        """What is known once ``cond`` holds too (only a condition on one input size narrows)."""
+        syms = cond.symbols()
+        if len(syms) != 1:
+            return self
+        (s,) = syms
+        if s.opaque:
+            return self
+        try:
+            new = self.known(s) & cond_set(cond, s, cache)
+        except TooComplex:
+            return self
+        if new == self.known(s):
+            return self
+        return Assumptions({**self.sets, s: new})
+
+    # -- questions ---------------------------------------------------------------------------------------
+    def decide(self, cond: Cond, cache: dict[Cond, IntSet] | None = None) -> bool | None:
+        """True: ``cond`` holds wherever what is known holds; False: nowhere; None: not decided."""
+        if isinstance(cond, Const):
+            return cond.truth
+        if self.empty:
+            return None  # no size is valid already: nothing to learn here
+        hit = self._decided.get(cond, 0)
+        if hit != 0:
+            return hit  # type: ignore[return-value]
+        out: bool | None
+        if isinstance(cond, AllOf):
+            parts = [self.decide(c, cache) for c in cond.items]
+            out = False if False in parts else (True if all(p is True for p in parts) else None)
+        elif isinstance(cond, AnyOf):
+            parts = [self.decide(c, cache) for c in cond.items]
+            out = True if True in parts else (False if all(p is False for p in parts) else None)
+        else:
+            out = self._atom(cond, cache)
+        if len(self._decided) >= _DECIDED_LIMIT:  # NOTHING lives as long as the process
+            self._decided.clear()
+        self._decided[cond] = out
+        return out
+
+    def always(self, cond: Cond, cache: dict[Cond, IntSet] | None = None) -> bool:
+        return self.decide(cond, cache) is True
+
+    def never(self, cond: Cond, cache: dict[Cond, IntSet] | None = None) -> bool:
+        return self.decide(cond, cache) is False
+
+    def simplify(self, cond: Cond, cache: dict[Cond, IntSet] | None = None) -> Cond:
+        """``cond`` without the parts decided by what is known (equivalent wherever that holds)."""
+        d = self.decide(cond, cache)
+        if d is not None:
+            return TRUE if d else FALSE
+        if isinstance(cond, AllOf):
+            return all_of(self.simplify(c, cache) for c in cond.items)
+        if isinstance(cond, AnyOf):
+            return any_of(self.simplify(c, cache) for c in cond.items)
+        return cond
+
+    def _atom(self, cond: Cond, cache: dict[Cond, IntSet] | None) -> bool | None:
+        assert isinstance(cond, Ge | Eq)
+        e = cond.expr
+        syms = e.symbols()
+        if any(s.opaque for s in syms):
+            return None
+        if len(syms) == 1:
+            (s,) = syms
+            try:
+                sol = cond_set(cond, s, cache)
+            except TooComplex:
+                sol = None
+            if sol is not None:
+                known = self.known(s)
+                try:
+                    inter = known & sol
+                except TooComplex:
+                    inter = None
+                if inter is not None:
+                    if inter.is_empty():
+                        return False
+                    if inter == known:
+                        return True
+                    return None
+        lo = lower(e, self.box)
+        hi_neg = lower(-e, self.box)
+        hi = None if hi_neg is None else -hi_neg
+        if isinstance(cond, Ge):
+            if lo is not None and lo >= 0:
+                return True
+            if hi is not None and hi < 0:
+                return False
+            return None
+        if (lo is not None and lo > 0) or (hi is not None and hi < 0):
+            return False
+        if lo == 0 and hi == 0:
+            return True
+        return None
+
+
+NOTHING = Assumptions()

@@ -1,0 +1,181 @@
+"""Reasoning under what is already proven (graphcheck.symbolic.assume in the walk).
+
+A rule decides under the conditions collected upstream: only sizes meeting them matter, since at
+any other size the model is already invalid. Each model here was undecided ("unknown") by a rule
+that looked at its inputs alone; each is now exact, and each answer is checked in onnxruntime at
+every size of a range around its boundaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from graphcheck.infer.resume import reanalyze, with_semantics
+from graphcheck.symbolic.expr import floordiv
+from tests.infer.ops._shapekit import S, const_init, differential, make_model, notes, run, shape_at
+
+L = S("L")
+
+
+def _n(op: str, ins: list[str], outs: list[str], **attrs: Any) -> onnx.NodeProto:
+    return helper.make_node(op, ins, outs, name=f"{op}_{outs[0]}", **attrs)
+
+
+def _length(src: str, axis: int, out: str) -> list[onnx.NodeProto]:
+    """Shape -> Gather: the size of ``src`` on ``axis`` as a 0-D value (computed before any conv)."""
+    return [_n("Shape", [src], [f"{out}_shape"]), _n("Gather", [f"{out}_shape", f"ax{axis}"], [out], axis=0)]
+
+
+def _weight(name: str, cout: int, cin: int, k: int) -> onnx.TensorProto:
+    return const_init(name, np.full((cout, cin, k), 0.1), np.float32)
+
+
+def wav2vec2_groupnorm() -> onnx.ModelProto:
+    """A conv (k=10, s=5) whose output is reshaped to [N, 4, floor(L/5) - 1], the length computed from
+    the input's Shape as the exporter does: -1 only at L <= 4, where the conv already fails."""
+    nodes = [
+        _n("Conv", ["x", "w"], ["y"], strides=[5]),
+        *_length("x", 2, "len"),
+        _n("Div", ["len", "five"], ["len5"]),
+        _n("Sub", ["len5", "one"], ["t"]),
+        _n("Unsqueeze", ["t", "axes0"], ["t1"]),
+        _n("Concat", ["n_and_c", "t1"], ["target"], axis=0),
+        _n("Reshape", ["y", "target"], ["out"]),
+    ]
+    inits = [
+        _weight("w", 4, 1, 10),
+        const_init("ax2", 2),
+        const_init("five", 5),
+        const_init("one", 1),
+        const_init("axes0", [0]),
+        const_init("n_and_c", [0, 4]),
+    ]
+    return make_model(nodes, {"x": ["N", 1, "L"]}, ["out"], inits)
+
+
+def trunc_length_then_reshape() -> onnx.ModelProto:
+    """The dynamo exporter's length arithmetic, done before the conv it describes: integer Div
+    truncates toward zero, so (L - 240) / 160 + 1 is a min/max of floors until L >= 240 is known."""
+    nodes = [
+        *_length("x", 2, "len"),
+        _n("Sub", ["len", "k"], ["num"]),
+        _n("Div", ["num", "s"], ["q"]),
+        _n("Add", ["q", "one"], ["frames"]),
+        _n("Unsqueeze", ["frames", "axes0"], ["frames1"]),
+        _n("Conv", ["x", "w"], ["y"], strides=[160]),
+        _n("Concat", ["zero", "frames1", "minus_one"], ["target"], axis=0),
+        _n("Reshape", ["y", "target"], ["out"]),
+    ]
+    inits = [
+        _weight("w", 4, 1, 240),
+        const_init("ax2", 2),
+        const_init("k", 240),
+        const_init("s", 160),
+        const_init("one", 1),
+        const_init("axes0", [0]),
+        const_init("zero", [0]),
+        const_init("minus_one", [-1]),
+    ]
+    return make_model(nodes, {"x": ["N", 1, "L"]}, ["out"], inits)
+
+
+def gather_loose_bounds_inside() -> onnx.ModelProto:
+    """Indices Range(0, L) + Range(0, L): known only to lie in [0, 2L - 2] (the extremes pair up, so
+    they are not attained together), gathered from 2L rows: inside wherever L >= 1."""
+    nodes = [
+        *_length("x", 0, "len"),
+        _n("Range", ["zero", "len", "one"], ["r"]),
+        _n("Add", ["r", "r"], ["idx"]),
+        _n("Concat", ["x", "x"], ["table"], axis=0),
+        _n("Gather", ["table", "idx"], ["out"], axis=0),
+    ]
+    inits = [const_init("ax0", 0), const_init("zero", 0), const_init("one", 1)]
+    return make_model(nodes, {"x": ["L", 3]}, ["out"], inits)
+
+
+def flatten_then_split_rows() -> onnx.ModelProto:
+    """A CRNN's Reshape(-1) over a flattened feature map: 32*(L + 1) elements in L + 1 rows, the -1
+    is the polynomial quotient 32."""
+    nodes = [
+        _n("Pad", ["x", "pads"], ["p"]),
+        _n("Flatten", ["p"], ["flat"], axis=1),
+        *_length("x", 2, "len"),
+        _n("Add", ["len", "one"], ["rows"]),
+        _n("Unsqueeze", ["rows", "axes0"], ["rows1"]),
+        _n("Concat", ["zero", "rows1", "minus_one"], ["target"], axis=0),
+        _n("Reshape", ["flat", "target"], ["out"]),
+    ]
+    inits = [
+        const_init("pads", [0, 0, 0, 0, 0, 1]),
+        const_init("ax2", 2),
+        const_init("one", 1),
+        const_init("axes0", [0]),
+        const_init("zero", [0]),
+        const_init("minus_one", [-1]),
+    ]
+    return make_model(nodes, {"x": ["N", 32, "L"]}, ["out"], inits)
+
+
+def test_reshape_entry_is_never_minus_one_where_the_conv_holds() -> None:
+    a = run(wav2vec2_groupnorm())
+    assert a.complete, [n.message for n in a.notes]
+    assert shape_at(a, "out", N=2, L=23) == (2, 4, 3)
+    assert any(st.assumed is not None for st in a.steps)  # the Reshape read what was known
+
+
+def test_truncated_length_is_settled_where_it_is_used() -> None:
+    a = run(trunc_length_then_reshape())
+    assert a.complete, [n.message for n in a.notes]
+    assert a.facts["out"].shape == (S("N"), floordiv(L - 80, 160), 4)
+
+
+def test_loose_index_bounds_inside_the_axis_need_no_condition() -> None:
+    a = run(gather_loose_bounds_inside())
+    assert a.complete and "GC102" not in notes(a)
+    assert a.facts["idx"].bounds_exact is False
+
+
+def test_reshape_minus_one_is_a_polynomial_quotient() -> None:
+    a = run(flatten_then_split_rows())
+    assert a.complete, [n.message for n in a.notes]
+    assert shape_at(a, "out", N=3, L=5) == (3, 6, 32)
+
+
+def test_onnxruntime_agrees_at_every_size() -> None:
+    lengths = [*range(1, 30, 7), *range(230, 500, 9)]
+    cases = [
+        (wav2vec2_groupnorm(), [{"N": 1, "L": v} for v in range(1, 40)]),
+        (trunc_length_then_reshape(), [{"N": 1, "L": v} for v in lengths]),
+        (gather_loose_bounds_inside(), [{"L": v} for v in range(1, 12)]),
+        (flatten_then_split_rows(), [{"N": 2, "L": v} for v in range(1, 12)]),
+    ]
+    d = differential(cases)
+    assert not d.mismatches, d.mismatches[:5]
+    # the convs reject L < 10 and L < 240; everything else runs
+    assert d.rejected == 9 + sum(v < 240 for v in lengths)
+    assert d.ran == d.checked - d.rejected
+
+
+def test_resumed_walks_rerun_what_reasoned_under_changed_conditions() -> None:
+    """A changed conv changes what is known downstream; re-inference re-runs the rules that read it
+    and equals a fresh analysis (here: the conv's stride 5 -> 1 makes the Reshape's count fail)."""
+    m = wav2vec2_groupnorm()
+    a = run(m)
+    conv = next(n for n in a.order if n.op_type == "Conv")
+    changed = replace(conv, attrs={**conv.attrs, "strides": (1,)})
+    b = reanalyze(a, {conv.index: changed})
+    assert b is not None
+    m2 = onnx.ModelProto()
+    m2.CopyFrom(m)
+    m2.graph.node[0].attribute[0].ints[:] = [1]
+    fresh = run(m2)
+    assert [str(r.cond) for r in b.requirements] == [str(r.cond) for r in fresh.requirements]
+    assert [str(r.cond) for r in with_semantics(a, "ort").requirements] == [
+        str(r.cond) for r in run(m, "ort").requirements
+    ]
+
