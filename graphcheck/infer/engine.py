@@ -27,7 +27,7 @@ from graphcheck.infer.registry import Invalid, OpContext, Propagate, Unsupported
 from graphcheck.model.inline import inline_functions
 from graphcheck.model.ir import Graph, Node
 from graphcheck.symbolic.assume import NOTHING, Assumptions
-from graphcheck.symbolic.cond import FALSE, TRUE, Cond, ge
+from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, AnyOf, Cond, ge
 from graphcheck.symbolic.expr import Expr, Sym, sym
 from graphcheck.symbolic.intset import IntSet
 
@@ -279,8 +279,8 @@ class Walk:
     def _known(self, r: Requirement) -> Requirement | None:
         """``r`` with what the conditions so far decide taken out: None when it always holds there."""
         now = self.now
-        if not now.sets or not r.decidable:
-            return r
+        if not r.decidable or not (now.sets or isinstance(r.cond, AnyOf | AllOf)):
+            return r  # an atom with nothing known: nothing a few bounds would decide
         cond = now.simplify(r.cond, self.cond_cache)
         if cond == TRUE:
             return None

@@ -133,7 +133,43 @@ class AllOf(Cond):
 
 
 def _rel(e: Expr, op: str) -> str:
-    """Show ``e op 0`` as ``lhs op rhs`` with positive terms on the left."""
+    """Show ``e op 0`` as ``lhs op rhs`` with positive terms on the left; a product of two sizes
+    with their linear terms reads factored (``(h - 1)*(w - 1) = 36``) where that is shorter."""
+    plain = _rel_plain(e, op)
+    fac = _factored(e, op)
+    return fac if fac is not None and len(fac) < len(plain) else plain
+
+
+def _factored(e: Expr, op: str) -> str | None:
+    """``k*x*y + a*x + b*y + c`` with ``k | a, b``: ``k*(x + b/k)*(y + a/k) + c - a*b/k``."""
+    quad = [(m, c) for m, c in e.terms if len(m) == 2]
+    if len(quad) != 1 or any(len(m) > 2 for m, _ in e.terms):
+        return None
+    (m, k) = quad[0]
+    x, y = m
+    if x == y:
+        return None
+    a = b = 0
+    for mm, c in e.terms:
+        if mm == (x,):
+            a = c
+        elif mm == (y,):
+            b = c
+        elif len(mm) == 1:
+            return None
+    if a % k or b % k or (a == 0 and b == 0):
+        return None
+    fx = Expr({(x,): 1}) + b // k
+    fy = Expr({(y,): 1}) + a // k
+    rest = e.constant_term - a * b // k
+    if k < 0:  # keep the product positive on the left
+        k, rest = -k, -rest
+        op = {">=": "<=", "=": "="}[op]
+    lhs = f"({fx})*({fy})" if k == 1 else f"{k}*({fx})*({fy})"
+    return f"{lhs} {op} {-rest}"
+
+
+def _rel_plain(e: Expr, op: str) -> str:
     pos = Expr({m: c for m, c in e.terms if c > 0 and m})
     neg = Expr({m: -c for m, c in e.terms if c < 0 and m})
     k = e.constant_term

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from graphcheck.errors import TooComplex
+from graphcheck.symbolic.assume import Assumptions
 from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, Cond, Eq, Ge, all_of, ge
-from graphcheck.symbolic.expr import Expr, Mono, Sym, as_expr
+from graphcheck.symbolic.expr import Expr, Mono, Sym, as_expr, emax, emin, floordiv
 from graphcheck.symbolic.intset import MAXDIM, IntSet
 from graphcheck.symbolic.usolve import _first, cond_set
 
@@ -104,6 +105,7 @@ class EnumPart(Part):
     var: Sym
     rest: tuple[Sym, ...]
     groups: list[tuple[IntSet, Solution]]
+    conds: list[Cond] = field(default_factory=list)
 
     @property
     def syms(self) -> tuple[Sym, ...]:  # type: ignore[override]
@@ -121,6 +123,42 @@ class EnumPart(Part):
         return False
 
     def describe(self) -> str:
+        """The shorter of the set by values of ``var`` and the conditions themselves."""
+        listed = self._listed()
+        if not self.conds or not self.groups:
+            return listed
+        mine = listed
+
+        points = self.points_all()
+
+        def same(fewer: list[Cond]) -> bool:
+            other = _enumerate(fewer, self.syms, {})
+            if not isinstance(other, EnumPart):
+                return False
+            if points is not None:
+                return other.points_all() == points
+            return other._listed() == mine
+
+        stated = statement(self.conds, self.syms, same)
+        return stated if len(stated) < len(listed) else listed
+
+    def points_all(self, limit: int = 1 << 14) -> set[tuple[int, ...]] | None:
+        """Every point, in the order of the group's symbols as given, when the set is finite and small."""
+        order = sorted(self.syms, key=lambda x: x.key)
+        out: set[tuple[int, ...]] = set()
+        for values, sol in self.groups:
+            pts = sol.points(limit)
+            if pts is None or not values.is_finite_small(limit):
+                return None
+            for v in values.elements(limit):
+                for p in pts:
+                    env = {self.var: v, **dict(zip(sol.symbols, p))}
+                    out.add(tuple(env[x] for x in order))
+                    if len(out) > limit:
+                        return None
+        return out
+
+    def _listed(self) -> str:
         if not self.groups:
             return "no valid size"
         points: list[tuple[int, ...]] = []
@@ -157,6 +195,78 @@ class EnumPart(Part):
 
 
 @dataclass
+class ProjectedPart(Part):
+    """A size ``var`` that its conditions bound from below and above by the other sizes
+    (``s72 <= s43``, ``past + new <= 40``): the others range over ``inner`` (where some ``var``
+    fits between its bounds), and ``var`` over ``[max(lows), min(highs)]`` there."""
+
+    var: Sym
+    conds: list[Cond]
+    lows: list[Expr]  # var >= each (integers: the conditions' ceilings)
+    highs: list[Expr]  # var <= each
+    inner: Solution
+
+    @property
+    def syms(self) -> tuple[Sym, ...]:  # type: ignore[override]
+        return (*self.inner.symbols, self.var)
+
+    @property
+    def exact(self) -> bool:  # type: ignore[override]
+        return self.inner.exact
+
+    def contains(self, env: Mapping[Sym, int]) -> bool:
+        return all(c.holds(env) for c in self.conds) and self.inner.contains(env) is True
+
+    def describe(self) -> str:
+        return statement(self.conds, self.syms)
+
+    def is_empty(self) -> bool:
+        return self.inner.is_empty()
+
+    def smallest(self) -> dict[Sym, int] | None:
+        base = self.inner.smallest()
+        if base is None:
+            return None
+        env = {**base, self.var: 1}
+        return {**base, self.var: max([1, *(e.evaluate(env) for e in self.lows)])}
+
+
+def statement(conds: list[Cond], syms: tuple[Sym, ...], same: Callable[[list[Cond]], bool] | None = None) -> str:
+    """The conditions of a coupled group as an engineer would state them: each size's own conditions
+    as its set (``H >= 8``), then the conditions between sizes, without what the sets decide.
+    ``same(conds')`` (optional) tells whether fewer conditions describe the same set: a size's own
+    conditions that the others imply are then left out (``floor(H/8)*floor(W/8) = 64`` needs no
+    ``H >= 8``)."""
+    own: dict[Sym, IntSet] = {}
+    for c in conds:
+        cs = c.symbols()
+        if len(cs) == 1:
+            (x,) = cs
+            try:
+                own[x] = own.get(x, IntSet.full()) & cond_set(c, x)
+            except TooComplex:
+                pass
+    known = Assumptions(own)
+    implied: set[Sym] = set()
+    if same is not None:
+        for x in syms:
+            if x in own and same([c for c in conds if c.symbols() != {x}]):
+                implied.add(x)
+    texts = [own[x].describe(x.name) for x in syms if x in own and not own[x].is_full() and x not in implied]
+    between = [c for c in conds if not (len(c.symbols()) == 1 and next(iter(c.symbols())) in own)]
+    if same is not None and len(between) > 1:
+        for c in list(between):  # a condition between sizes that the others imply
+            if same([x for x in conds if x is not c and (x in between or x.symbols() - implied)]):
+                between.remove(c)
+                conds = [x for x in conds if x is not c]
+    for c in between:
+        kept = known.simplify(c)
+        if kept != TRUE:
+            texts.append(str(kept))
+    return "; ".join(texts) if texts else "any size"
+
+
+@dataclass
 class CondPart(Part):
     """A coupled group left as its conditions: exact for membership, unsolved as a set."""
 
@@ -176,7 +286,7 @@ class CondPart(Part):
         return all(c.holds(env) for c in self.conds)
 
     def describe(self) -> str:
-        return " and ".join(str(c) for c in self.conds)
+        return statement(self.conds, self.syms)
 
     def is_empty(self) -> bool:
         return False
@@ -332,6 +442,9 @@ def _solve_group(conds: list[Cond], syms: tuple[Sym, ...], cache: dict[Cond, Int
     derived = _derive(conds, syms)
     if derived is not None:
         return derived
+    projected = _project(conds, syms)
+    if projected is not None:
+        return projected
     enum = _enumerate(conds, syms, cache)
     if enum is not None:
         return enum
@@ -343,7 +456,7 @@ def _derive(conds: list[Cond], syms: tuple[Sym, ...]) -> Part | None:
     for c in conds:
         if not isinstance(c, Eq):
             continue
-        for t in syms:
+        for t in reversed(syms):  # the last size goes: the smallest point is then the first in order
             lin = _unit_linear(c.expr, t)
             if lin is None:
                 continue
@@ -355,6 +468,57 @@ def _derive(conds: list[Cond], syms: tuple[Sym, ...]) -> Part | None:
             others.append(ge(MAXDIM - formula))
             inner = solve(others, rest_syms)
             return DerivedPart(t, formula, inner)
+    return None
+
+
+def _linear_in(e: Expr, t: Sym) -> tuple[int, Expr] | None:
+    """``(a, r)`` when ``e = a*t + r`` with ``r`` free of ``t`` (``t`` a bare symbol, not in a floor)."""
+    a = 0
+    rest: dict[Mono, int] = {}
+    for m, c in e.terms:
+        if m == (t,):
+            a = c
+        elif any(t in x.symbols() for x in m):
+            return None
+        else:
+            rest[m] = c
+    return a, Expr(rest)
+
+
+def _project(conds: list[Cond], syms: tuple[Sym, ...]) -> Part | None:
+    """Eliminate a size that every condition mentioning it bounds linearly (``a*t + r >= 0``,
+    ``a*t + r = 0``): over the integers, some ``t`` fits exactly when ``max(lows) <= min(highs)``
+    with ``low = ceil(-r/a)`` (``a > 0``) and ``high = floor(r/-a)`` (``a < 0``); that one condition
+    on the other sizes replaces them, and is solved like any other (exact, not a relaxation)."""
+    for t in reversed(syms):
+        lows: list[Expr] = []
+        highs: list[Expr] = []
+        mine: list[Cond] = []
+        ok = True
+        for c in conds:
+            if t not in c.symbols():
+                continue
+            if not isinstance(c, Ge | Eq):
+                ok = False
+                break
+            lin = _linear_in(c.expr, t)
+            if lin is None or lin[0] == 0:
+                ok = False
+                break
+            a, r = lin
+            mine.append(c)
+            if a > 0 or isinstance(c, Eq):  # t >= ceil(-r/a)
+                lows.append(-floordiv(r, a) if a > 0 else -floordiv(-r, -a))
+            if a < 0 or isinstance(c, Eq):  # t <= floor(r/-a)
+                highs.append(floordiv(r, -a) if a < 0 else floordiv(-r, a))
+        if not ok or not mine:
+            continue
+        rest_syms = tuple(x for x in syms if x != t)
+        lo = emax(1, *lows)
+        hi = emin(MAXDIM, *highs)
+        others = [c for c in conds if t not in c.symbols()] + [ge(hi - lo)]
+        inner = solve(others, rest_syms)
+        return ProjectedPart(t, conds, lows, highs, inner)
     return None
 
 
@@ -444,7 +608,7 @@ def _enumerate(conds: list[Cond], syms: tuple[Sym, ...], cache: dict[Cond, IntSe
     for xs, sub in by_text.values():
         groups.append((IntSet.points(xs), sub))
     groups.sort(key=lambda g: g[0].min() or 0)
-    return EnumPart(var, rest, groups)
+    return EnumPart(var, rest, groups, list(conds))
 
 
 def conds_of(items: Iterable[Cond]) -> Cond:

@@ -179,3 +179,47 @@ def test_resumed_walks_rerun_what_reasoned_under_changed_conditions() -> None:
         str(r.cond) for r in run(m, "ort").requirements
     ]
 
+
+
+def mask_rows_by_batch() -> onnx.ModelProto:
+    """HF BERT's dynamo export: the attention mask [B2, S] read at index pairs (b, s) for b < B (the
+    ids' batch) and s < S, built as Concat(Unsqueeze(Expand(Range)), ...) on the last axis. Valid
+    only where B <= B2: the pair's first component runs to B - 1, on an axis of size B2."""
+    nodes = [
+        *_length("ids", 0, "b"),
+        *_length("ids", 1, "s"),
+        _n("Range", ["zero", "b", "one"], ["rb"]),
+        _n("Range", ["zero", "s", "one"], ["rs"]),
+        _n("Unsqueeze", ["rb", "axes1"], ["rb1"]),  # [B, 1]
+        _n("Unsqueeze", ["b", "axes0"], ["b1"]),
+        _n("Unsqueeze", ["s", "axes0"], ["s1"]),
+        _n("Concat", ["b1", "s1"], ["bs"], axis=0),
+        _n("Expand", ["rb1", "bs"], ["eb"]),  # [B, S]: row index
+        _n("Expand", ["rs", "bs"], ["es"]),  # [B, S]: column index
+        _n("Unsqueeze", ["eb", "axes_last"], ["eb1"]),
+        _n("Unsqueeze", ["es", "axes_last"], ["es1"]),
+        _n("Concat", ["eb1", "es1"], ["pairs"], axis=-1),  # [B, S, 2]
+        _n("GatherND", ["mask", "pairs"], ["out"]),
+    ]
+    inits = [
+        const_init("ax0", 0),
+        const_init("ax1", 1),
+        const_init("zero", 0),
+        const_init("one", 1),
+        const_init("axes0", [0]),
+        const_init("axes1", [1]),
+        const_init("axes_last", [-1]),
+    ]
+    inputs = [("ids", ["B", "S"], onnx.TensorProto.INT64), ("mask", ["B2", "S"], onnx.TensorProto.FLOAT)]
+    return make_model(nodes, inputs, ["out"], inits)
+
+
+def test_index_pairs_are_checked_per_component() -> None:
+    a = run(mask_rows_by_batch())
+    assert a.complete, [n.message for n in a.notes]
+    conds = {str(r.cond) for r in a.requirements if r.code == "GC009"}
+    assert conds == {"B2 >= B"}, conds
+    grid = [{"B": b, "B2": b2, "S": s} for b in (1, 2, 3) for b2 in (1, 2, 4) for s in (1, 3)]
+    d = differential([(mask_rows_by_batch(), grid)])
+    assert not d.mismatches, d.mismatches[:5]
+    assert d.rejected == sum(g["B"] > g["B2"] for g in grid) and d.ran == d.checked - d.rejected
