@@ -23,7 +23,7 @@ from graphcheck.infer.bounds import propagate as propagate_bounds
 from graphcheck.infer.facts import UNKNOWN, Fact, Note, Requirement, tensor_fact
 from graphcheck.infer.inputs import input_sizes, parse_dims
 from graphcheck.infer.ops._shapeutil import simplify
-from graphcheck.infer.registry import Invalid, OpContext, Propagate, Unsupported, lookup
+from graphcheck.infer.registry import Invalid, OpContext, Propagate, Unsupported, done, lookup, running
 from graphcheck.model.inline import inline_functions
 from graphcheck.model.ir import Graph, Node
 from graphcheck.symbolic.assume import NOTHING, Assumptions
@@ -166,6 +166,7 @@ def run_step(
         where = f"{domain}::" if domain else ""
         ctx.note("GC101", f"no rule for op {where}{node.op_type} (opset {node_opset}); its outputs are unknown")
     else:
+        token = running(ctx)
         try:
             outs = list(fn(ctx))
         except Propagate:
@@ -179,6 +180,8 @@ def run_step(
         except Exception as exc:  # a bug in a rule must not take the analysis down
             ctx.note("GC901", f"internal error in the {node.op_type} rule: {type(exc).__name__}: {exc}")
             outs = []
+        finally:
+            done(token)
     if outs and any(f is not None and (f.bounds is not None or f.value is not None) for f in ins):
         outs = propagate_bounds(node, ins, outs)
     n = len(node.outputs)

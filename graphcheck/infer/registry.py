@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -215,6 +216,26 @@ class OpContext:
 
     def note(self, code: str, message: str) -> None:
         self.notes.append(Note(code, self.node.name, self.node.op_type, self.order, message))
+
+
+_RUNNING: ContextVar[OpContext | None] = ContextVar("graphcheck_rule", default=None)
+
+
+def running(ctx: OpContext) -> Token[OpContext | None]:
+    """Mark ``ctx`` as the rule being applied (the engine does, around each rule call)."""
+    return _RUNNING.set(ctx)
+
+
+def done(token: Token[OpContext | None]) -> None:
+    _RUNNING.reset(token)
+
+
+def current_assume() -> Assumptions:
+    """What the conditions upstream tell of the sizes, for helpers deep inside a rule (the sign of a
+    value in :mod:`graphcheck.infer.ops._values`); reading it is recorded like ``ctx.assume``.
+    Outside a rule: nothing is known (sizes >= 1)."""
+    ctx = _RUNNING.get()
+    return NOTHING if ctx is None else ctx.assume
 
 
 def norm_axis(axis: int, rank: int, node: Node) -> int:

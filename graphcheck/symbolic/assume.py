@@ -27,8 +27,9 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from graphcheck.errors import TooComplex
-from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, AnyOf, Cond, Const, Eq, Ge, all_of, any_of
+from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, AnyOf, Cond, Const, Eq, Ge, all_of, any_of, eq, ge
 from graphcheck.symbolic.expr import Atom, Expr, Floor, MinMax, Sym
+from graphcheck.symbolic.factor import separate, two_products
 from graphcheck.symbolic.intset import IntSet
 from graphcheck.symbolic.usolve import cond_set
 
@@ -198,7 +199,13 @@ class Assumptions:
         return self.sets.get(s) or IntSet.full()
 
     def narrowed(self, cond: Cond, cache: dict[Cond, IntSet] | None = None) -> Assumptions:
-        """What is known once ``cond`` holds too (only a condition on one input size narrows)."""
+        """What is known once ``cond`` holds too (only conditions on one input size narrow; of a
+        conjunction, each such part)."""
+        if isinstance(cond, AllOf):
+            out = self
+            for c in cond.items:
+                out = out.narrowed(c, cache)
+            return out
         syms = cond.symbols()
         if len(syms) != 1:
             return self
@@ -252,6 +259,9 @@ class Assumptions:
             return all_of(self.simplify(c, cache) for c in cond.items)
         if isinstance(cond, AnyOf):
             return any_of(self.simplify(c, cache) for c in cond.items)
+        split = self._per_size(cond, cache)
+        if split is not None:
+            return self.simplify(split, cache)
         return cond
 
     def _atom(self, cond: Cond, cache: dict[Cond, IntSet] | None) -> bool | None:
@@ -281,17 +291,140 @@ class Assumptions:
         lo = lower(e, self.box)
         hi_neg = lower(-e, self.box)
         hi = None if hi_neg is None else -hi_neg
-        if isinstance(cond, Ge):
-            if lo is not None and lo >= 0:
+        verdict = _by_bounds(cond, lo, hi)
+        if verdict is None:
+            lo2, hi2 = self._product_bounds(e, cache)
+            lo = lo if lo2 is None else lo2 if lo is None else max(lo, lo2)
+            hi = hi if hi2 is None else hi2 if hi is None else min(hi, hi2)
+            verdict = _by_bounds(cond, lo, hi)
+        if verdict is None and isinstance(cond, Ge):
+            cmp = self._compare(e, cache)
+            if cmp is not None and cmp[0] == ">=":
                 return True
-            if hi is not None and hi < 0:
-                return False
-            return None
-        if (lo is not None and lo > 0) or (hi is not None and hi < 0):
-            return False
-        if lo == 0 and hi == 0:
-            return True
+        return verdict
+
+    # -- a count computed two ways -------------------------------------------------------------------
+    def _signed(self, f: Expr, least: int, cache: dict[Cond, IntSet] | None) -> tuple[int, Expr] | None:
+        """``(sign, sign*f)`` with ``sign*f >= least`` wherever what is known holds."""
+        for sign in (1, -1):
+            if self.decide(ge(sign * f, least), cache) is True:
+                return sign, sign * f
         return None
+
+    def _compare(
+        self, e: Expr, cache: dict[Cond, IntSet] | None
+    ) -> tuple[str, list[tuple[Expr, Expr]]] | None:
+        """``e = c1*prod(A) - c2*prod(B)`` (:func:`two_products`) compared size by size: ``(">=",
+        pairs)`` when ``e >= 0`` follows from ``g_s*A_s >= B_s >= 1`` for every size (``g`` a
+        factorization of ``c1/c2``), so that ``e == 0`` exactly when every ``g_s*A_s == B_s``;
+        ``("<=", pairs)`` likewise the other way round. ``pairs`` are those ``(g_s*A_s, B_s)``."""
+        for split in two_products(e):
+            got = self._compare_split(split, cache)
+            if got is not None:
+                return got
+        return None
+
+    def _compare_split(
+        self, split: tuple[int, dict[Sym, Expr], int, dict[Sym, Expr]], cache: dict[Cond, IntSet] | None
+    ) -> tuple[str, list[tuple[Expr, Expr]]] | None:
+        c1, a_parts, c2, b_parts = split
+        sizes = sorted(a_parts, key=lambda s: s.key)
+        a_list: list[Expr] = []
+        b_list: list[Expr] = []
+        for s in sizes:
+            sa = self._signed(a_parts[s], 0, cache)
+            sb = self._signed(b_parts[s], 1, cache)
+            if sa is None or sb is None:
+                return None
+            c1 *= sa[0]
+            c2 *= sb[0]
+            a_list.append(sa[1])
+            b_list.append(sb[1])
+        if c1 <= 0 or c2 <= 0:
+            return None
+        for rel, big, small, cb, cs in ((">=", a_list, b_list, c1, c2), ("<=", b_list, a_list, c2, c1)):
+            if cb % cs or (rel == "<=" and not all(self._signed(x, 1, cache) == (1, x) for x in small)):
+                continue
+            for gammas in _factorizations(cb // cs, len(sizes)):
+                pairs = [(g * x, y) for g, x, y in zip(gammas, big, small)]
+                if all(self.decide(ge(x - y), cache) is True for x, y in pairs):
+                    return rel, pairs
+        return None
+
+    def _per_size(self, cond: Cond, cache: dict[Cond, IntSet] | None) -> Cond | None:
+        """A condition between sizes that holds exactly when one condition per size does: a count
+        computed two ways (``16*ceil(h/4)*ceil(w/4) = h*w`` is ``h % 4 == 0 and w % 4 == 0``)."""
+        if not isinstance(cond, Ge | Eq) or len(cond.symbols()) < 2:
+            return None
+        cmp = self._compare(cond.expr, cache)
+        if cmp is None:
+            return None
+        rel, pairs = cmp
+        if isinstance(cond, Ge) and rel == ">=":
+            return TRUE
+        return all_of(eq(x - y) for x, y in pairs)
+
+    def _factor_low(self, f: Expr, cache: dict[Cond, IntSet] | None) -> int | None:
+        """A lower bound of a one-size factor: by intervals, else 1 or 0 decided exactly."""
+        lo = lower(f, self.box)
+        if lo is not None and lo >= 1:
+            return lo
+        for k in (1, 0):
+            if self.decide(ge(f, k), cache) is True:
+                return k
+        return lo
+
+    def _product_bounds(self, e: Expr, cache: dict[Cond, IntSet] | None) -> tuple[Bound, Bound]:
+        """Bounds of ``k + c*f1*f2*...`` (one-size factors, see :mod:`.factor`) from non-negative
+        lower bounds of the factors: the product is at least the product of those."""
+        sep = separate(e - e.constant_term)
+        if sep is None:
+            return None, None
+        c, factors = sep
+        lows: list[int] = []
+        for f in factors:  # each factor non-negative, turning the sign of those that are not
+            v = self._factor_low(f, cache)
+            if v is None or v < 0:
+                v = self._factor_low(-f, cache)
+                c = -c
+            if v is None or v < 0:
+                return None, None
+            lows.append(v)
+        least = 1
+        for v in lows:
+            least *= v
+        k = e.constant_term
+        return (k + c * least, None) if c > 0 else (None, k + c * least)
+
+
+def _factorizations(n: int, k: int, limit: int = 64) -> list[tuple[int, ...]]:
+    """Ordered ways to write ``n`` as a product of ``k`` positive integers (at most ``limit``)."""
+    if k == 1:
+        return [(n,)]
+    out: list[tuple[int, ...]] = []
+    for d in range(1, n + 1):
+        if n % d:
+            continue
+        for rest in _factorizations(n // d, k - 1, limit):
+            out.append((d, *rest))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def _by_bounds(cond: Cond, lo: Bound, hi: Bound) -> bool | None:
+    """``e >= 0`` / ``e == 0`` decided from bounds of ``e``."""
+    if isinstance(cond, Ge):
+        if lo is not None and lo >= 0:
+            return True
+        if hi is not None and hi < 0:
+            return False
+        return None
+    if (lo is not None and lo > 0) or (hi is not None and hi < 0):
+        return False
+    if lo == 0 and hi == 0:
+        return True
+    return None
 
 
 NOTHING = Assumptions()

@@ -302,13 +302,34 @@ def _prime_factors(n: int) -> list[int]:
 FINITE_LIST_LIMIT = 12
 
 
+def _runs(values: list[int]) -> str:
+    """Sorted integers with runs of three or more shortened: ``0, 1, 26..31``."""
+    out: list[str] = []
+    i = 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
+            j += 1
+        if j - i >= 2:
+            out.append(f"{values[i]}..{values[j]}")
+        else:
+            out.extend(str(v) for v in values[i : j + 1])
+        i = j + 1
+    return ", ".join(out)
+
+
 def _residue_text(name: str, period: int, residues: list[int]) -> str:
     if len(residues) == 1:
         return f"{name} % {period} == {residues[0]}"
     if len(residues) == period - 1:
         missing = next(r for r in range(period) if r not in residues)
         return f"{name} % {period} != {missing}"
-    return f"{name} % {period} in {{{', '.join(map(str, residues))}}}"
+    k = len(residues)
+    if residues == list(range(k)):
+        return f"{name} % {period} < {k}"
+    if residues == list(range(period - k, period)):
+        return f"{name} % {period} >= {period - k}"
+    return f"{name} % {period} in {{{_runs(residues)}}}"
 
 
 def _interval_text(name: str, lo: int, hi: int) -> str:

@@ -305,7 +305,7 @@ class Solution:
 
     @property
     def free(self) -> tuple[Sym, ...]:
-        used = {s for p in self.parts for s in p.syms}
+        used = {s for p in self.parts if not _is_full(p) for s in p.syms}
         return tuple(s for s in self.symbols if s not in used)
 
     @property
@@ -323,10 +323,8 @@ class Solution:
     def describe(self, with_free: bool = True) -> str:
         if self.is_empty():
             return "no valid size"
-        texts = [p.describe() for p in self.parts]
-        if not texts:
-            return "any size" if not with_free else _free_text(self.free) or "any size"
-        out = "; ".join(texts)
+        texts = _likewise([p for p in self.parts if not _is_full(p)])
+        out = "; ".join(texts) if texts else "any size"
         if with_free and self.free:
             out += f"   ({_free_text(self.free)})"
         return out
@@ -364,6 +362,30 @@ class Solution:
         return IntSet.full() if s in self.free else None
 
 
+def _is_full(p: Part) -> bool:
+    """A size whose conditions allow every value: it is as free as one with none."""
+    return isinstance(p, UniPart) and p.values.is_full()
+
+
+def _likewise(parts: list[Part]) -> list[str]:
+    """Each part's statement; sizes with the same set as an earlier one are named after it
+    (``H >= 32 and H % 32 < 4; likewise W``)."""
+    texts: list[str] = []
+    groups: list[tuple[IntSet, int, list[str]]] = []  # a set, where its first text is, who shares it
+    for p in parts:
+        if isinstance(p, UniPart) and not p.values.is_empty():
+            group = next((g for g in groups if g[0] == p.values), None)
+            if group is not None and len(p.describe()) > len(p.sym.name) + 20:  # only where it is shorter
+                group[2].append(p.sym.name)
+                continue
+            groups.append((p.values, len(texts), []))
+        texts.append(p.describe())
+    for _, i, names in groups:
+        if names:
+            texts[i] += "; likewise " + ", ".join(names)
+    return texts
+
+
 def _free_text(free: Iterable[Sym]) -> str:
     names = [s.name for s in free]
     if not names:
@@ -380,6 +402,32 @@ def _flatten(conds: Iterable[Cond]) -> list[Cond]:
                 continue
             seen.add(a)
             out.append(a)
+    return out
+
+
+def _prune(conds: list[Cond], cache: dict[Cond, IntSet]) -> list[Cond]:
+    """Conditions between sizes without what each size's own conditions decide
+    (``floor(H/4)*floor(W/4) >= 1`` once ``H >= 4`` and ``W >= 4``): a group whose coupling is
+    all implied falls apart into independent sizes."""
+    own: dict[Sym, IntSet] = {}
+    for c in conds:
+        cs = c.symbols()
+        if len(cs) == 1:
+            (x,) = cs
+            try:
+                own[x] = own.get(x, IntSet.full()) & cond_set(c, x, cache)
+            except TooComplex:
+                continue
+    if not own or all(len(c.symbols()) <= 1 for c in conds):
+        return conds
+    known = Assumptions(own)
+    out: list[Cond] = []
+    for c in conds:
+        if len(c.symbols()) > 1:
+            c = known.simplify(c, cache)
+            if c == TRUE:
+                continue
+        out.append(c)
     return out
 
 
@@ -416,6 +464,9 @@ def solve(conds: Iterable[Cond], symbols: Iterable[Sym], cache: dict[Cond, IntSe
     if any(c == FALSE for c in flat):
         return Solution(syms, [], empty=True)
     cache = {} if cache is None else cache
+    flat = _prune(flat, cache)
+    if any(c == FALSE for c in flat):
+        return Solution(syms, [], empty=True)
     sol = Solution(syms)
     for group_syms, group in _components(flat, syms):
         part = _solve_group(group, group_syms, cache)

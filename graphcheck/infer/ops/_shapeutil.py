@@ -54,21 +54,18 @@ def lower(e: Expr, assume: Assumptions = NOTHING) -> int | None:
 
 
 def at_least(e: Expr, k: int, assume: Assumptions = NOTHING) -> bool:
-    """``e >= k`` wherever ``assume`` holds, provably (interval bounds first; a one-size
-    expression is then decided exactly)."""
+    """``e >= k`` wherever ``assume`` holds, provably (interval bounds first; then a one-size
+    expression is decided exactly, a product of one-size factors by theirs)."""
     lo = _lower(e, assume.box)
     if lo is not None and lo >= k:
         return True
-    return _one_size(e) and assume.always(ge(e, k))
+    if e.is_const or e.has_opaque():
+        return False
+    return assume.always(ge(e, k))
 
 
 def at_most(e: Expr, k: int, assume: Assumptions = NOTHING) -> bool:
     return at_least(-e, -k, assume)
-
-
-def _one_size(e: Expr) -> bool:
-    syms = e.symbols()
-    return len(syms) == 1 and not next(iter(syms)).opaque
 
 
 @lru_cache(maxsize=8192)

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from graphcheck.infer.facts import Fact, Val
+from graphcheck.infer.registry import current_assume
+from graphcheck.symbolic.cond import ge
 from graphcheck.symbolic.expr import Expr, ceildiv, const, emax, emin, floordiv
 from graphcheck.symbolic.expr import mod as emod
 
@@ -115,7 +117,8 @@ def as_frac(v: Val) -> Fraction | None:
 
 
 def sign_ge0(d: Expr) -> bool | None:
-    """Whether ``d >= 0`` for every size (symbols >= 1), when decidable by inspection."""
+    """Whether ``d >= 0`` for every size that meets the conditions upstream (``None``: not decided);
+    by inspection first."""
     if d.is_const:
         return d.value >= 0
     if d.nonneg():
@@ -132,7 +135,8 @@ def sign_ge0(d: Expr) -> bool | None:
             return True
         if not up and at_one < 0:
             return False
-    return None
+    # wherever the conditions upstream hold (inside a rule), decided exactly or by factors
+    return current_assume().decide(ge(d, 0))
 
 
 def truth(v: Val) -> bool | None:
@@ -205,9 +209,14 @@ def trunc_div(a: Expr, b: Expr) -> Expr | None:
             return ceildiv(a, k)
         return emax(floordiv(a, k), emin(0, ceildiv(a, k)))
     q = a.exact_div(b)
-    if q is not None and (b.positive_trivially() or (-b).positive_trivially()):
+    if q is not None and (b.positive_trivially() or (-b).positive_trivially() or _nonzero(b)):
         return q
     return None
+
+
+def _nonzero(b: Expr) -> bool:
+    """``b`` keeps one sign away from zero wherever the conditions upstream hold."""
+    return sign_ge0(b - 1) is True or sign_ge0(-b - 1) is True
 
 
 def floor_mod(a: Expr, b: Expr) -> Expr | None:
@@ -346,7 +355,7 @@ def arith(op: str, dtype: int, fmod: int = 0) -> BinOp:
         if ea is None or eb is None:
             return None
         q = ea.exact_div(eb)
-        if q is None or not (eb.positive_trivially() or (-eb).positive_trivially()):
+        if q is None or not (eb.positive_trivially() or (-eb).positive_trivially() or _nonzero(eb)):
             return None
         return fit(q, dtype)
 

@@ -35,7 +35,6 @@ from graphcheck.infer.ops._shapeutil import (
     ZERO,
     at_least,
     lazy,
-    lower,
     nonneg_part,
     numel,
     permute,
@@ -204,8 +203,10 @@ def _reshape(ctx: OpContext, target: Sequence[Expr], allowzero: bool) -> list[Fa
         if t.has_opaque():
             out.append(ctx.fresh("reshape"))
             continue
-        lo = lower(t, ctx.assume)
-        if lo is None or lo < 0:
+        if at_least(t, 1, ctx.assume):
+            out.append(t)
+            continue
+        if not at_least(t, 0, ctx.assume):
             # a computed entry that can be negative: exact as long as it is never -1 (which would
             # switch to inferring); below -1 the Reshape is invalid (GC006), 0 copies (below)
             if not ctx.never(eq(t, -1)):
@@ -217,8 +218,7 @@ def _reshape(ctx: OpContext, target: Sequence[Expr], allowzero: bool) -> list[Fa
                 formula=lazy("{} must not be negative", t),
                 fix="the computed target size is negative: the input is too short for this reshape",
             )
-            lo = 0
-        if lo >= 1 or allowzero:
+        if allowzero:
             out.append(t)
             continue
         if x is None:

@@ -1,0 +1,126 @@
+"""Products of one-size factors inside a polynomial over several sizes.
+
+Window attention and patch grids multiply per-axis counts: Swin's windows number
+``B*ceil(h/4)*ceil(w/4)``, which the algebra keeps expanded as
+``B*h*w - B*h*floor(3*w/4) - B*w*floor(3*h/4) + B*floor(3*h/4)*floor(3*w/4)``. Interval bounds
+lose the sign of such an expansion; its factors, each of one size, keep it. :func:`separate`
+finds them: for each size in turn, the part of the polynomial that size contributes to one term
+(its coefficient polynomial there) is tried as a factor by exact long division.
+
+Budget: one long division per size (each bounded by :meth:`Expr.exact_div`'s own step budget).
+"""
+
+from __future__ import annotations
+
+from math import gcd
+
+from graphcheck.symbolic.expr import Expr, Mono, Sym
+
+__all__ = ["separate", "two_products"]
+
+
+def _own(m: Mono, s: Sym) -> tuple[Mono, Mono] | None:
+    """The atoms of ``m`` that depend on ``s`` alone, and the rest; None when an atom mixes sizes."""
+    mine: list[object] = []
+    rest: list[object] = []
+    for a in m:
+        syms = a.symbols()
+        if len(syms) > 1:
+            return None
+        (mine if s in syms else rest).append(a)
+    return tuple(mine), tuple(rest)  # type: ignore[arg-type]
+
+
+def _primitive(p: Expr) -> Expr:
+    g = 0
+    for _, c in p.terms:
+        g = gcd(g, c)
+    lead = next((c for m, c in p.terms if m), 1)
+    if lead < 0:
+        g = -g
+    return p.exact_div(g) or p if g not in (0, 1) else p
+
+
+def separate(e: Expr) -> tuple[int, list[Expr]] | None:
+    """``(c, [f1, f2, ...])`` with ``e == c * f1 * f2 * ...``, each ``fi`` depending on one size,
+    when ``e`` (with no constant term) is such a product of at least two factors; else None."""
+    syms = sorted(e.symbols(), key=lambda s: s.key)
+    if len(syms) < 2 or e.constant_term:
+        return None
+    factors: list[Expr] = []
+    rest = e
+    for s in syms:
+        if s not in rest.symbols():
+            continue
+        split = [_own(m, s) for m, _ in rest.terms]
+        if any(x is None for x in split):
+            return None
+        first_rest = split[0][1]  # type: ignore[index]
+        part: dict[Mono, int] = {}
+        for (_, c), sp in zip(rest.terms, split):
+            assert sp is not None
+            if sp[1] == first_rest:
+                part[sp[0]] = part.get(sp[0], 0) + c
+        p = _primitive(Expr(part))
+        if p.is_const or s not in p.symbols() or len(p.symbols()) != 1:
+            return None
+        q = rest.exact_div(p)
+        if q is None:
+            return None
+        factors.append(p)
+        rest = q
+    if not rest.is_const or len(factors) < 2:
+        return None
+    return rest.value, factors
+
+
+def _per_size(m: Mono) -> dict[Sym, Expr] | None:
+    """A monomial as one factor per size (its atoms grouped by the size they depend on)."""
+    out: dict[Sym, Expr] = {}
+    for a in m:
+        syms = a.symbols()
+        if len(syms) != 1:
+            return None
+        (s,) = syms
+        out[s] = out.get(s, Expr({(): 1})) * Expr({(a,): 1})
+    return out
+
+
+Split = tuple[int, dict[Sym, Expr], int, dict[Sym, Expr]]
+
+
+def two_products(e: Expr, limit: int = 24) -> list[Split]:
+    """``(c1, A, c2, B)`` with ``e == c1*prod(A) - c2*prod(B)``, ``A`` and ``B`` one factor per size
+    (the same sizes): a count computed two ways, such as Swin's ``16*ceil(h/4)*ceil(w/4)`` windows
+    of 16 tokens against its ``h*w`` tokens. ``B`` is one monomial of ``e``, ``A`` the separable
+    rest (:func:`separate`) after taking ``k`` times that monomial out; ``k`` is tried from the
+    coefficients present (at most ``limit`` tries). Every split found, the most likely first."""
+    syms = e.symbols()
+    found: list[Split] = []
+    if len(syms) < 2 or e.constant_term:
+        return found
+    coeffs = {abs(c) for _, c in e.terms}
+    tries = 0
+    for m, cm in e.terms:
+        parts = _per_size(m)
+        if parts is None or set(parts) != syms:
+            continue
+        for target in sorted({0, *coeffs, *(-c for c in coeffs)}):
+            k = target - cm  # the monomial's coefficient in e + k*m becomes target
+            if k == 0:
+                continue
+            tries += 1
+            if tries > limit:
+                return found
+            sep = separate(e + Expr({m: k}))
+            if sep is None:
+                continue
+            c1, factors = sep
+            by_size: dict[Sym, Expr] = {}
+            for f in factors:
+                (s,) = f.symbols()
+                by_size[s] = f
+            if set(by_size) != syms:
+                continue
+            found.append((c1, by_size, k, parts))
+    return found
