@@ -287,3 +287,8 @@ def exporter_range_diagnostics(analysis: Analysis, solution: Solution, complete:
             )
         )
     return out
+
+
+def exporter_diagnostic(code: str, message: str, symbols: tuple[str, ...] = (), fix: str = "") -> Diagnostic:
+    """A finding about how a front end exported the model (GC108, GC109): no node, before the others."""
+    return _diag(code, "", "", -1, message, symbols=symbols, fix=fix)
