@@ -16,7 +16,8 @@ shapes. tf2onnx names the dynamic sizes ``unk__N``; they never reach the report:
 from the input names, ``batch`` for axis 0 (shared by all inputs), ``signal_len`` for the steps of
 a ``(batch, steps, channels)`` input, ``image_h``/``image_w`` for a 4-D one, ``name_<axis>``
 otherwise (an input Keras named ``keras_tensor_3`` is named after the ``call`` parameter, or
-``input``). Findings name the axes in the channels-last layout (a ``Conv1D``'s ``length``, not the ``width (axis 3)`` of tf2onnx's NCHW conv).
+``input``). Findings name the axes in Keras' terms (a ``Conv1D``'s ``length``, not the ``width
+(axis 3)`` of tf2onnx's NCHW conv).
 TensorFlow and tf2onnx are imported only when ``check`` is called (``pip install 'graphcheck[keras]'``).
 """
 

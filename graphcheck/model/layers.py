@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 
 from graphcheck.model.ir import Graph, Node
 
-__all__ = ["FrameworkInfo", "LayerInfo", "Layer", "LayerMap", "layer_map", "detect_framework"]
+__all__ = ["FrameworkInfo", "LayerInfo", "Layer", "LayerMap", "layer_map", "detect_framework", "LAYER_KEY"]
+
+# a node's layer as a front end recorded it in the node's metadata (graphcheck.jax: the Flax module path)
+LAYER_KEY = "pkg.graphcheck.layer"
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class LayerInfo:
 
 @dataclass(frozen=True)
 class FrameworkInfo:
-    framework: str  # "keras" or "torch"
+    framework: str  # "keras", "torch" or "jax"
     layers: Mapping[str, LayerInfo] = field(default_factory=dict)  # by framework name ("conv_a", "enc.0.conv")
     model_name: str = ""
 
@@ -62,7 +65,10 @@ class LayerMap:
 
     def axis_label(self, node_name: str, what: str) -> str:
         """A condition's axis as the layer's framework names it: for a channels-last Keras ``Conv1D``
-        the ``width (axis 3)`` of tf2onnx's NCHW conv is its ``length``."""
+        the ``width (axis 3)`` of tf2onnx's NCHW conv is its ``length``; in JAX/Flax every conv and
+        pool axis is named without the ONNX (channels-first) axis number."""
+        if self.framework == "jax":  # Flax is channels last throughout; jax2onnx transposes to NCW
+            return _ONNX_AXIS.sub(lambda a: a.group(1), what)
         lay = self.of(node_name)
         if lay is None or not lay.name or self.info is None or self.info.framework != "keras":
             return what
@@ -95,6 +101,8 @@ def detect_framework(graph: Graph) -> str:
         return "keras"
     if graph.producer.startswith("pytorch"):
         return "torch"
+    if graph.producer.startswith("jax2onnx"):
+        return "jax"
     return "onnx"
 
 
@@ -174,7 +182,10 @@ def layer_map(graph: Graph, info: FrameworkInfo | None = None) -> LayerMap:
     names: dict[str, tuple[str, str]] = {}  # node -> (layer, kind)
     for n in graph.nodes:
         layer, kind = "", ""
-        if framework == "keras":
+        recorded = n.meta.get(LAYER_KEY)
+        if recorded is not None:
+            layer = recorded
+        elif framework == "keras":
             layer = _keras_layer(n.name, known)
         elif framework == "torch":
             dyn = _torch_dynamo_layer(n)

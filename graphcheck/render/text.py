@@ -106,7 +106,7 @@ def render_explain(report: Report, ev: Evaluation, fixes: list[Fix] | None = Non
     sizes = ev.sizes_text()
     lines = [f"{report.name} at {sizes}"]
     first = ev.first_failure
-    by_layer = report.layers.framework in ("keras", "torch") and not nodes
+    by_layer = report.layers.framework in ("keras", "torch", "jax") and not nodes
     rows: list[tuple[str, ...]] = []
     if by_layer:
         for row in ev.layers:
