@@ -277,7 +277,7 @@ def dynamic_spec(
 
 def _first_line(exc: BaseException) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[0] if lines else type(exc).__name__
+    return lines[0].rstrip(".") if lines else type(exc).__name__
 
 
 def _reason(exc: BaseException) -> str:

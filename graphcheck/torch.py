@@ -371,7 +371,7 @@ class _ShapeLog(logging.Handler):
                 if path:
                     module = f"{path} ({type(owner).__name__})"
             filename = os.path.abspath(code.co_filename)
-            if not line and not filename.startswith(self.skip):
+            if not line and not filename.startswith(self.skip) and not code.co_filename.startswith("<"):
                 text = (linecache.getline(code.co_filename, frame.f_lineno) or "").strip()
                 line = f"{_shown(filename)}:{frame.f_lineno} in {code.co_name}" + (f": {text}" if text else "")
             frame = frame.f_back  # type: ignore[assignment]
@@ -535,7 +535,33 @@ def _run_legacy(
     except Exception as exc:
         return _Result(None, label, _reason(exc))
     proto = onnx.load_model_from_string(buf.getvalue())
+    _name_outputs(proto)
     return _Result(proto, label, pinned=_pinned(proto, spec))
+
+
+def _name_outputs(proto: onnx.ModelProto) -> None:
+    """The legacy exporter names outputs by value number (``13``): ``output``, ``output_1``, ..."""
+    outs = [o for o in proto.graph.output if o.name.isdigit()]
+    taken = {o.name for o in proto.graph.output} | {i.name for i in proto.graph.input}
+    mapping: dict[str, str] = {}
+    for k, o in enumerate(outs):
+        new = "output" if len(outs) == 1 else f"output_{k}"
+        if new in taken:
+            continue
+        mapping[o.name] = new
+    if not mapping:
+        return
+    for o in proto.graph.output:
+        o.name = mapping.get(o.name, o.name)
+    for vi in proto.graph.value_info:
+        vi.name = mapping.get(vi.name, vi.name)
+    for node in proto.graph.node:
+        for i, name in enumerate(node.output):
+            if name in mapping:
+                node.output[i] = mapping[name]
+        for i, name in enumerate(node.input):
+            if name in mapping:
+                node.input[i] = mapping[name]
 
 
 def export(
