@@ -287,7 +287,10 @@ def dynamic_spec(
         return {n: {a: _Axis(nm) for a, nm in axes.items()} for n, axes in zip(names, defaults)}
     unknown = [k for k in per_input if k not in ranks]
     if unknown:
-        raise UsageError(f"no input named {unknown[0]!r}: the inputs are {', '.join(names)}")
+        raise UsageError(
+            f"no input named {unknown[0]!r}: the inputs are {', '.join(names)} "
+            "(outputs need no dynamic axes: their sizes are inferred)"
+        )
     out: dict[str, dict[int, _Axis]] = {}
     for name, axes in per_input.items():
         rank = ranks[name]
