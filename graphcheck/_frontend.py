@@ -289,6 +289,8 @@ class Specialized:
     exporter: str  # which exporter fixed it ("torch.export (Dim.DYNAMIC)")
     guard: str = ""  # the condition that fixed it, in the report's names ("Eq(L - 10, 54)")
     where: str = ""  # the source line ("model.py:12 in forward: if x.shape[2] == 64") or ""
+    layer: str = ""  # the layer the framework was in when it fixed it ("features.2"), when known
+    layer_type: str = ""  # its class ("MaxPool1d")
 
 
 @dataclass(frozen=True, eq=False)
@@ -328,7 +330,9 @@ def _specialized_finding(s: Specialized, used: str) -> Diagnostic:
         f"sizes other than {s.value} may take another path in the Python code: remove the dependence on the "
         f"size there, or declare {s.symbol} static"
     )
-    return exporter_diagnostic("GC108", msg, symbols=(s.symbol,), fix=fix)
+    return replace(
+        exporter_diagnostic("GC108", msg, symbols=(s.symbol,), fix=fix), layer=s.layer, layer_type=s.layer_type
+    )
 
 
 class FrontendReport(Report):

@@ -327,7 +327,9 @@ _Spec = Mapping[str, Mapping[int, "_Axis"]]
 @dataclass(frozen=True)
 class _Guard:
     expr: str  # "Eq(s53, 64)"
-    where: str  # "model.py:8 in forward: if x.shape[2] == 64:" or "inside torch (torch/_ops.py:875 in __call__)"
+    where: str  # the innermost user line: "model.py:8 in forward: if x.shape[2] == 64:" (or "")
+    layer: str = ""  # the innermost submodule whose forward was running ("features.2")
+    layer_type: str = ""  # its class ("MaxPool1d")
 
 
 class _ShapeLog(logging.Handler):
@@ -355,30 +357,30 @@ class _ShapeLog(logging.Handler):
             if m := self._CREATE.search(msg):
                 self.symbols.setdefault(m.group(1), (m.group(2), int(m.group(3))))
             elif m := self._GUARD.search(msg):
-                self._last = _Guard(m.group(1), self._where())
+                self._last = _Guard(m.group(1), *self._where())
             elif m := self._FIXED.search(msg):
                 self.fixed.setdefault(m.group(1), (int(m.group(2)), self._last))
         except Exception:  # a log format this code does not know: no location, never an error
             return
 
-    def _where(self) -> str:
-        """``features.2 (MaxPool1d), net.py:14 in forward: return self.fc(...)``: the innermost
-        submodule whose forward is running and the innermost line outside torch."""
-        module, line = "", ""
+    def _where(self) -> tuple[str, str, str]:
+        """(``net.py:14 in forward: return self.fc(...)``, ``features.2``, ``MaxPool1d``): the innermost
+        line outside torch, and the innermost submodule whose forward is running."""
+        layer, kind, line = "", "", ""
         frame = sys._getframe()
-        while frame is not None and not (module and line):
+        while frame is not None and not (layer and line):
             code = frame.f_code
-            if not module and code.co_name == "forward":
+            if not layer and code.co_name == "forward":
                 owner = frame.f_locals.get("self")
                 path = self.paths.get(id(owner))
                 if path:
-                    module = f"{path} ({type(owner).__name__})"
+                    layer, kind = path, type(owner).__name__
             filename = os.path.abspath(code.co_filename)
             if not line and not filename.startswith(self.skip) and not code.co_filename.startswith("<"):
                 text = (linecache.getline(code.co_filename, frame.f_lineno) or "").strip()
                 line = f"{_shown(filename)}:{frame.f_lineno} in {code.co_name}" + (f": {text}" if text else "")
             frame = frame.f_back  # type: ignore[assignment]
-        return ", ".join(p for p in (module, line) if p)
+        return line, layer, kind
 
 
 def _shown(path: str) -> str:
@@ -681,7 +683,17 @@ def _specializations(
         expr = pattern.sub(lambda m: sym_names.get(m.group(0), m.group(0)), guard.expr) if guard else ""
         out.setdefault(
             (name, axis),
-            Specialized(wanted[(name, axis)], name, axis, value, "torch.export", expr, guard.where if guard else ""),
+            Specialized(
+                wanted[(name, axis)],
+                name,
+                axis,
+                value,
+                "torch.export",
+                expr,
+                guard.where if guard else "",
+                guard.layer if guard else "",
+                guard.layer_type if guard else "",
+            ),
         )
     # a fixed axis whose guard was not logged (another torch version's log format): still reported
     for r in results:

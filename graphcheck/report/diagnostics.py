@@ -40,7 +40,8 @@ class Diagnostic:
         """``conv_a (Conv1D) [toy_1/conv_a_1/convolution]``, or the ONNX node alone."""
         if self.layer:
             kind = self.layer_type or self.op
-            return f"{self.layer} ({kind}) [{self.node}]" if kind else f"{self.layer} [{self.node}]"
+            node = f" [{self.node}]" if self.node else ""  # a front end's finding names a layer, no node
+            return f"{self.layer} ({kind}){node}" if kind else f"{self.layer}{node}"
         return f"{self.node} ({self.op})" if self.node else ""
 
     def to_dict(self) -> dict[str, object]:

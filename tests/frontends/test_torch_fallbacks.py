@@ -105,7 +105,9 @@ def test_the_common_cnn_gives_L_ge_38_and_names_features_3(spec: str, exporter: 
         (spec_finding,) = findings(rep, "GC108")
         assert spec_finding.symbols == ("L",)
         assert "torch.export fixed L (signal:2, asked dynamic) to 64" in spec_finding.message
-        assert "guard Eq(L - 10, 54) at features.2 (MaxPool1d)" in spec_finding.message
+        assert "guard Eq(L - 10, 54) at tests/frontends/test_torch_fallbacks.py:" in spec_finding.message
+        assert (spec_finding.layer, spec_finding.layer_type) == ("features.2", "MaxPool1d")
+        assert "GC108 exporter-specialized  features.2 (MaxPool1d)  torch.export fixed L" in str(rep)
         assert "the analysed graph is torch.onnx legacy (TorchScript)'s" in spec_finding.message
         assert rep.attempts[-1].outcome == "used"
     else:
