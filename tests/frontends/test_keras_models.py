@@ -146,7 +146,11 @@ def test_a_model_with_two_inputs() -> None:
         ("audio", ("batch", "audio_len", "1")),
         ("imu", ("batch", "imu_len", "3")),
     ]
-    assert "audio_len = imu_len + 2" in rep.valid
+    # the statement as the solver words it (the engine on main states the coupled set from audio_len)
+    assert rep.valid.split("   (")[0] in (
+        "imu_len = audio_len - 2 and audio_len >= 5",
+        "audio_len = imu_len + 2 and 3 <= imu_len <= 9223372036854775805",
+    )
     wrong = [
         (a, i)
         for a in range(1, 30)
