@@ -7,23 +7,52 @@ person would use, from the input's name and the axis: axis 0 is ``batch``; the s
 ``image_w``; other axes ``name_<axis>``. The renaming is done on the ``ModelProto`` before the
 analysis, everywhere the exporter wrote the symbol (inputs, outputs, value infos and torch.export's
 declared ranges), so a size the exporter tied across inputs stays tied.
+
+The contract every front end follows (``graphcheck.keras``, ``graphcheck.torch``, ``graphcheck.jax``):
+
+1. **export** the live model in memory into an :class:`Exported`: the ``ModelProto``, the framework's
+   layer names and configurations (:class:`~graphcheck.model.layers.FrameworkInfo`, the name map),
+   which exporter produced the graph and every exporter tried before it (:class:`Attempt`);
+2. **symbol names**: a size the user named keeps that name (``"L"``, ``Dim("L")``); every other
+   dynamic size is named from its input (:func:`dim_name`); an exporter's generated names
+   (``unk__68``, ``s77``) never reach the report;
+3. **fallbacks**: when an exporter fails, or fixes a size the user asked to be dynamic, the next
+   exporter of the front end's chain is tried; a size no exporter kept dynamic is analysed as the
+   user's symbol all the same (the fixed axis made symbolic, as ``--dim input:axis=NAME`` does) and
+   reported as a GC108 finding naming the source line the framework gave (:class:`Specialized`);
+4. **report**: :func:`frontend_report` returns a :class:`FrontendReport`, the report of
+   :func:`graphcheck.check` plus ``exporter``/``attempts``, the exporter findings, and axis names in
+   the framework's terms (a Keras ``Conv1D``'s steps are its ``length``).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from graphcheck.api import Report
 from graphcheck.errors import GraphcheckError, UsageError
+from graphcheck.model.layers import FrameworkInfo
+from graphcheck.report.diagnostics import Diagnostic, exporter_diagnostic
 
 if TYPE_CHECKING:
     import onnx
 
+    from graphcheck.infer.engine import Analysis
+
 __all__ = [
+    "Attempt",
+    "Specialized",
+    "Exported",
+    "FrontendReport",
+    "frontend_report",
+    "fixed_asked_axes",
     "normalize_dims",
     "check_semantics",
     "dim_name",
@@ -139,6 +168,7 @@ def rename_input_dims(
     namer: Callable[[str, int, int, bool], str],
     renamable: Callable[[str], bool],
     tie_batch: bool = False,
+    keep: Mapping[tuple[str, int], str] | None = None,
 ) -> dict[str, str]:
     """Give the exporter's generated size names readable ones, in place; returns old -> new.
 
@@ -146,8 +176,10 @@ def rename_input_dims(
     dimension with neither a value nor a name is named too. A symbol is renamed everywhere it
     occurs, after its first occurrence in the inputs. ``tie_batch`` gives every input's axis 0
     the one name ``batch`` (Keras: a model's inputs share the batch); otherwise a second input's
-    distinct batch symbol is ``<input>_batch``.
+    distinct batch symbol is ``<input>_batch``. ``keep`` maps ``(input, axis)`` to a name the user
+    gave: used as it is (two axes the user gave one name share it).
     """
+    keep = keep or {}
     taken = {d.dim_param for _, _, dims in _input_dims(model) for d in dims if d.dim_param}
     taken |= {
         d.dim_param
@@ -181,7 +213,10 @@ def rename_input_dims(
             if old and (not renamable(old) or old in mapping):
                 continue  # the user's own name, or a symbol already named at its first occurrence
             base = namer(input_name, axis, rank, integer)
-            if tie_batch and base == "batch":
+            if (input_name, axis) in keep:
+                name = keep[(input_name, axis)]
+                used.add(name)
+            elif tie_batch and base == "batch":
                 used.add(base)
                 name = base
             else:
@@ -230,3 +265,134 @@ def plain_value(v: object) -> object:
 def plain_config(items: Mapping[str, object], keys: Sequence[str]) -> dict[str, object]:
     """The size-relevant subset of a layer's configuration, as plain data."""
     return {k: plain_value(items[k]) for k in keys if k in items}
+
+
+# --------------------------------------------------------------------------- the shared contract
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One exporter tried: ``"dynamo (Dim.DYNAMIC)"`` and what came of it (``"used"``, the reason not)."""
+
+    exporter: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Specialized:
+    """A size the user asked to be dynamic that an exporter fixed, and where the framework says why."""
+
+    symbol: str  # the size's name in the report ("L")
+    input: str
+    axis: int
+    value: int  # the size it was fixed to (the example's)
+    exporter: str  # which exporter fixed it ("torch.export (Dim.DYNAMIC)")
+    guard: str = ""  # the condition that fixed it, in the report's names ("Eq(L - 10, 54)")
+    where: str = ""  # the source line ("model.py:12 in forward: if x.shape[2] == 64") or ""
+    layer: str = ""  # the layer the framework was in when it fixed it ("features.2"), when known
+    layer_type: str = ""  # its class ("MaxPool1d")
+
+
+@dataclass(frozen=True, eq=False)
+class Exported:
+    """What a front end's export step hands to the analysis (see the module doc)."""
+
+    proto: onnx.ModelProto
+    info: FrameworkInfo  # the name map: layer names, classes and configurations
+    exporter: str  # the exporter that produced the analysed graph, with versions
+    attempts: tuple[Attempt, ...] = ()
+    specialized: tuple[Specialized, ...] = ()
+    relaxed: Mapping[str, str] = field(default_factory=dict)  # {"signal:2": "L"}: fixed axes analysed as symbols
+
+
+def fixed_asked_axes(proto: onnx.ModelProto, asked: Mapping[str, Mapping[int, str]]) -> dict[tuple[str, int], int]:
+    """The axes asked to be dynamic that the exported graph has fixed: (input, axis) -> size."""
+    out: dict[tuple[str, int], int] = {}
+    for vi in proto.graph.input:
+        axes = asked.get(vi.name)
+        if not axes or not vi.type.HasField("tensor_type"):
+            continue
+        dims = vi.type.tensor_type.shape.dim
+        for a in axes:
+            if 0 <= a < len(dims) and dims[a].HasField("dim_value"):
+                out[(vi.name, a)] = dims[a].dim_value
+    return out
+
+
+def _specialized_finding(s: Specialized, used: str) -> Diagnostic:
+    where = f" at {s.where}" if s.where else ""
+    guard = f" (guard {s.guard}{where})" if s.guard else where
+    msg = (
+        f"{s.exporter} fixed {s.symbol} ({s.input}:{s.axis}, asked dynamic) to {s.value}{guard}; "
+        f"the analysed graph is {used}'s"
+    )
+    fix = (
+        f"sizes other than {s.value} may take another path in the Python code: remove the dependence on the "
+        f"size there, or declare {s.symbol} static"
+    )
+    return replace(
+        exporter_diagnostic("GC108", msg, symbols=(s.symbol,), fix=fix), layer=s.layer, layer_type=s.layer_type
+    )
+
+
+class FrontendReport(Report):
+    """The report of a live model: :class:`graphcheck.api.Report` plus the exporter that produced the
+    graph (``exporter``), every exporter tried (``attempts``), GC108/GC109 exporter findings, and axis
+    names in the framework's layout."""
+
+    def __init__(
+        self,
+        analysis: Analysis,
+        name: str = "",
+        framework: FrameworkInfo | None = None,
+        exported: Exported | None = None,
+    ) -> None:
+        super().__init__(analysis, name, framework)
+        self.exported = exported
+
+    @property
+    def exporter(self) -> str:
+        """Which exporter produced the analysed graph (``"torch.onnx legacy (TorchScript) ..."``)."""
+        return self.exported.exporter if self.exported is not None else ""
+
+    @property
+    def attempts(self) -> tuple[Attempt, ...]:
+        return self.exported.attempts if self.exported is not None else ()
+
+    @functools.cached_property
+    def diagnostics(self) -> list[Diagnostic]:  # type: ignore[override]
+        base = super().diagnostics
+        out = [self._framework_axes(d) for d in base]
+        if self.exported is None:
+            return out
+        used = next((a.exporter for a in self.exported.attempts if a.outcome == "used"), self.exported.exporter)
+        extra = [_specialized_finding(s, used) for s in self.exported.specialized]
+        failed = [a for a in self.exported.attempts if a.outcome.startswith("failed")]
+        if failed and not self.exported.specialized:
+            tried = "; ".join(f"{a.exporter} {a.outcome}" for a in failed)
+            extra.append(exporter_diagnostic("GC109", f"{tried}; the analysed graph is {used}'s"))
+        return extra + out
+
+    def _framework_axes(self, d: Diagnostic) -> Diagnostic:
+        if not d.node or not d.what:
+            return d
+        what = self.layers.axis_label(d.node, d.what)
+        if what == d.what:
+            return d
+        return replace(d, what=what, message=d.message.replace(d.what, what))
+
+
+def frontend_report(
+    exported: Exported,
+    dims: Mapping[str, int | str] | Sequence[str] | None = None,
+    *,
+    semantics: str = "spec",
+) -> FrontendReport:
+    """The analysis of an exported live model, in its layer names (the last step of every front end)."""
+    from graphcheck.infer.engine import analyze
+    from graphcheck.model.load import from_proto
+
+    check_semantics(semantics)
+    dmap = {**exported.relaxed, **normalize_dims(dims)}
+    analysis = analyze(from_proto(exported.proto), dmap, semantics)
+    return FrontendReport(analysis, exported.info.model_name, framework=exported.info, exported=exported)

@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 
 from graphcheck.model.ir import Graph, Node
 
-__all__ = ["FrameworkInfo", "LayerInfo", "Layer", "LayerMap", "layer_map", "detect_framework"]
+__all__ = ["FrameworkInfo", "LayerInfo", "Layer", "LayerMap", "layer_map", "detect_framework", "LAYER_KEY"]
+
+# a node's layer as a front end recorded it in the node's metadata (graphcheck.jax: the Flax module path)
+LAYER_KEY = "pkg.graphcheck.layer"
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class LayerInfo:
 
 @dataclass(frozen=True)
 class FrameworkInfo:
-    framework: str  # "keras" or "torch"
+    framework: str  # "keras", "torch" or "jax"
     layers: Mapping[str, LayerInfo] = field(default_factory=dict)  # by framework name ("conv_a", "enc.0.conv")
     model_name: str = ""
 
@@ -55,12 +58,41 @@ class LayerMap:
     framework: str
     layers: list[Layer]
     by_node: dict[str, Layer]
+    info: FrameworkInfo | None = None
 
     def of(self, node_name: str) -> Layer | None:
         return self.by_node.get(node_name)
 
+    def axis_label(self, node_name: str, what: str) -> str:
+        """A condition's axis as the layer's framework names it: for a channels-last Keras ``Conv1D``
+        the ``width (axis 3)`` of tf2onnx's NCHW conv is its ``length``; in JAX/Flax every conv and
+        pool axis is named without the ONNX (channels-first) axis number."""
+        if self.framework == "jax":  # Flax is channels last throughout; jax2onnx transposes to NCW
+            return _ONNX_AXIS.sub(lambda a: a.group(1), what)
+        lay = self.of(node_name)
+        if lay is None or not lay.name or self.info is None or self.info.framework != "keras":
+            return what
+        layer = self.info.layers.get(lay.name)
+        if layer is None or layer.config.get("data_format", "channels_last") != "channels_last":
+            return what
+        m = _KERAS_RANK.search(layer.kind)
+        if m is None:
+            return what
+        names = _CHANNELS_LAST[int(m.group(1))]
+        return _ONNX_AXIS.sub(lambda a: names.get((a.group(1), int(a.group(2))), a.group(0)), what)
+
 
 _SUFFIX = re.compile(r"^(.*)_(\d+)$")
+_KERAS_RANK = re.compile(r"([123])D(?:Transpose)?$")
+_ONNX_AXIS = re.compile(r"\b(length|height|width|depth) \(axis (\d+)\)")
+# (the name the ONNX rule gives, its NCHW axis) -> the Keras name, per spatial rank: tf2onnx runs a
+# Conv1D as a 2-D conv over (N, C, 1, L), whose "width (axis 3)" is the layer's length. The ONNX
+# axis number is dropped: the shapes shown are the graph's (channels first), the layer's are not
+_CHANNELS_LAST: dict[int, dict[tuple[str, int], str]] = {
+    1: {("width", 3): "length", ("length", 2): "length"},
+    2: {("height", 2): "height", ("width", 3): "width"},
+    3: {("depth", 2): "depth", ("height", 3): "height", ("width", 4): "width"},
+}
 _MAIN_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "Gemm", "MatMul", "Gather", "LSTM", "GRU")
 
 
@@ -69,6 +101,8 @@ def detect_framework(graph: Graph) -> str:
         return "keras"
     if graph.producer.startswith("pytorch"):
         return "torch"
+    if graph.producer.startswith("jax2onnx"):
+        return "jax"
     return "onnx"
 
 
@@ -98,15 +132,27 @@ def _keras_layer(name: str, known: Mapping[str, LayerInfo]) -> str:
 
 
 def _torch_legacy_layer(name: str, known: Mapping[str, LayerInfo]) -> str:
+    """``/features/features.3/Conv`` -> ``features.3``; ``/enc/layer1/0/conv1/Conv`` -> ``enc.layer1.0.conv1``.
+
+    The TorchScript exporter names a scope by the module's attribute name, except below a container
+    (``Sequential``, ``ModuleList``), whose children are ``<container's scope>.<index>``: a segment
+    that extends the one before it with ``.`` replaces it. A module called more than once gets
+    ``_1``, ``_2`` appended to its scope.
+    """
     if not name.startswith("/"):
         return ""
     segs = name[1:].split("/")[:-1]  # the last segment is the op
     if not segs:
         return ""
-    path = ".".join(segs)
+    parts: list[str] = []  # the dotted path, one entry per scope segment
+    for seg in segs:
+        if parts and seg.startswith(parts[-1] + "."):
+            parts[-1] = seg  # a container's child: "features" -> "features.3"
+        else:
+            parts.append(seg)
+    path = ".".join(parts)
     if known and path not in known:
-        # a module called more than once gets "_1", "_2" appended to its scope
-        alt = ".".join(segs[:-1] + [_strip_suffix(segs[-1])])
+        alt = ".".join(parts[:-1] + [_strip_suffix(parts[-1])])
         if alt in known:
             return alt
     return path
@@ -136,7 +182,10 @@ def layer_map(graph: Graph, info: FrameworkInfo | None = None) -> LayerMap:
     names: dict[str, tuple[str, str]] = {}  # node -> (layer, kind)
     for n in graph.nodes:
         layer, kind = "", ""
-        if framework == "keras":
+        recorded = n.meta.get(LAYER_KEY)
+        if recorded is not None:
+            layer = recorded
+        elif framework == "keras":
             layer = _keras_layer(n.name, known)
         elif framework == "torch":
             dyn = _torch_dynamo_layer(n)
@@ -170,4 +219,4 @@ def layer_map(graph: Graph, info: FrameworkInfo | None = None) -> LayerMap:
         layers.append(lay)
         for n in nodes:
             by_node[n.name] = lay
-    return LayerMap(framework, layers, by_node)
+    return LayerMap(framework, layers, by_node, info)

@@ -386,7 +386,7 @@ def _attr(a: onnx.AttributeProto) -> AttrValue:
     return ()
 
 
-_NODE_META = ("pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy")
+_NODE_META = ("pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy", "pkg.graphcheck.layer")
 
 
 def _node(n: onnx.NodeProto, index: int) -> Node:

@@ -23,6 +23,9 @@ def render_check(
     lines: list[str] = []
     ins = "  ".join(f"input {i.name}{_dims(i.dims)}" for i in report.inputs)
     lines.append(f"{report.name}  {ins}")
+    exporter = getattr(report, "exporter", "")  # a live model's report (graphcheck.torch, .keras, .jax)
+    if exporter:
+        lines.append(f"  exported by {exporter}")
     lines.append(f"  valid: {report.valid}")
     small = report.smallest()
     if small and report.symbols and report.any_valid is not False:
@@ -52,6 +55,11 @@ def where_text(report: Report | None, node: str, op: str) -> str:
     return f"{node} ({op})"
 
 
+def what_text(report: Report | None, node: str, what: str) -> str:
+    """A condition's axis as the layer's framework names it (``length (axis 1)`` of a Keras Conv1D)."""
+    return report.layers.axis_label(node, what) if report is not None else what
+
+
 def render_at_summary(ev: Evaluation, report: Report | None = None, fixes: list[Fix] | None = None) -> list[str]:
     sizes = ev.sizes_text()
     if ev.ok is True:
@@ -61,7 +69,7 @@ def render_at_summary(ev: Evaluation, report: Report | None = None, fixes: list[
         return [f"  at {sizes}: unknown (the analysis is incomplete; nothing proven fails)"]
     r = ev.first_failure
     assert r is not None
-    out = [f"  at {sizes}: FAILS at {where_text(report, r.node, r.op)} {r.what}"]
+    out = [f"  at {sizes}: FAILS at {where_text(report, r.node, r.op)} {what_text(report, r.node, r.what)}"]
     detail = failure_detail(ev)
     if detail:
         out.append(f"    {detail}")
@@ -98,7 +106,7 @@ def render_explain(report: Report, ev: Evaluation, fixes: list[Fix] | None = Non
     sizes = ev.sizes_text()
     lines = [f"{report.name} at {sizes}"]
     first = ev.first_failure
-    by_layer = report.layers.framework in ("keras", "torch") and not nodes
+    by_layer = report.layers.framework in ("keras", "torch", "jax") and not nodes
     rows: list[tuple[str, ...]] = []
     if by_layer:
         for row in ev.layers:
@@ -107,7 +115,7 @@ def render_explain(report: Report, ev: Evaluation, fixes: list[Fix] | None = Non
             if row.failed:
                 r = row.failed[0]
                 head = "<- FIRST FAILURE " if first is not None and first in row.failed else "<- fails "
-                mark = head + f"{r.code} {r.what}"
+                mark = head + f"{r.code} {what_text(report, r.node, r.what)}"
             elif row.unknown:
                 mark = "(not analysed)"
             rows.append((str(row.index), row.layer, row.kind or "-", shapes, mark))

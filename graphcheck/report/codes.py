@@ -183,6 +183,29 @@ _CODES = [
         "or change the model so every size in the declared range works.",
     ),
     Code(
+        "GC108",
+        "exporter-specialized",
+        "warning",
+        "An exporter fixed a size the user asked to be dynamic.",
+        "torch.export (the dynamo exporter) specializes a size when tracing the code needs its value:\n"
+        "a branch on x.shape, an op without symbolic-size support, a Linear after a Flatten. The front end\n"
+        "then tries the next exporter of its chain (Dim.AUTO, the legacy TorchScript exporter) and\n"
+        "analyses the axis as the user's symbol all the same; the finding names the exporter, the\n"
+        "guard and the source line the framework gave, and says whose graph was analysed. The\n"
+        "analysed graph is exact, but the Python code may take another path at other sizes.\n"
+        "Fix: remove the dependence on the size in the code named, or declare the size static.",
+    ),
+    Code(
+        "GC109",
+        "exporter-fallback",
+        "info",
+        "The exporter asked for failed; another one produced the analysed graph.",
+        "A front end tries its exporters in order (torch: the dynamo exporter, then the legacy\n"
+        "TorchScript one); when one fails, the finding gives its one-line reason and names the\n"
+        "exporter whose graph was analysed. The two may differ in what they trace as constants.\n"
+        "Fix: none needed; pass exporter=... to choose one.",
+    ),
+    Code(
         "GC901",
         "internal-error",
         "warning",

@@ -40,7 +40,8 @@ class Diagnostic:
         """``conv_a (Conv1D) [toy_1/conv_a_1/convolution]``, or the ONNX node alone."""
         if self.layer:
             kind = self.layer_type or self.op
-            return f"{self.layer} ({kind}) [{self.node}]" if kind else f"{self.layer} [{self.node}]"
+            node = f" [{self.node}]" if self.node else ""  # a front end's finding names a layer, no node
+            return f"{self.layer} ({kind}){node}" if kind else f"{self.layer}{node}"
         return f"{self.node} ({self.op})" if self.node else ""
 
     def to_dict(self) -> dict[str, object]:
@@ -287,3 +288,8 @@ def exporter_range_diagnostics(analysis: Analysis, solution: Solution, complete:
             )
         )
     return out
+
+
+def exporter_diagnostic(code: str, message: str, symbols: tuple[str, ...] = (), fix: str = "") -> Diagnostic:
+    """A finding about how a front end exported the model (GC108, GC109): no node, before the others."""
+    return _diag(code, "", "", -1, message, symbols=symbols, fix=fix)

@@ -15,8 +15,9 @@ from graphcheck.errors import GraphcheckError
 
 def test_importing_the_front_ends_imports_no_framework() -> None:
     code = (
-        "import sys, graphcheck, graphcheck.keras, graphcheck.torch\n"
-        "heavy = [m for m in ('tensorflow', 'tf2onnx', 'keras', 'torch', 'onnxscript') if m in sys.modules]\n"
+        "import sys, graphcheck, graphcheck.keras, graphcheck.torch, graphcheck.jax\n"
+        "heavy = [m for m in ('tensorflow', 'tf2onnx', 'keras', 'torch', 'onnxscript', 'jax', 'flax', 'jax2onnx')"
+        " if m in sys.modules]\n"
         "print(heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -36,6 +37,12 @@ def test_missing_frameworks_are_a_one_line_error(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(GraphcheckError, match=r"pip install 'graphcheck\[torch\]'") as exc2:
         graphcheck.torch.check(object(), ())
     assert "\n" not in str(exc2.value)
+    import graphcheck.jax
+
+    monkeypatch.setitem(sys.modules, "jax2onnx", None)
+    with pytest.raises(GraphcheckError, match=r"pip install 'graphcheck\[jax\]'") as exc3:
+        graphcheck.jax.check(lambda x: x, ())
+    assert "\n" not in str(exc3.value)
 
 
 @pytest.mark.parametrize(
@@ -90,3 +97,36 @@ def test_user_names_stay_and_batches_tie_only_when_asked() -> None:
     keras_like = _model([("a", ["unk__1", "unk__4", 1]), ("b", ["unk__2", "unk__3", 1]), ("c", [None, 3])])
     rename_input_dims(keras_like, dim_name, lambda p: p.startswith("unk__"), tie_batch=True)
     assert _dims(keras_like) == [["batch", "a_len", 1], ["batch", "b_len", 1], ["batch", 3]]
+
+
+@pytest.mark.parametrize(
+    "node, known, expected",
+    [
+        ("/features/features.3/Conv", (), "features.3"),  # a Sequential's child: its scope is "features.3"
+        ("/blocks/blocks.1/blocks.1.0/seq/seq.1/Conv", (), "blocks.1.0.seq.1"),  # nested containers
+        ("/encoder/layer1/0/conv1/Conv", (), "encoder.layer1.0.conv1"),
+        ("/shared_1/Conv", ("shared",), "shared"),  # a module called twice
+        ("/Relu", (), ""),  # a top-level functional op
+    ],
+)
+def test_legacy_torch_scopes_give_module_paths(node: str, known: tuple[str, ...], expected: str) -> None:
+    from graphcheck.model.layers import LayerInfo, _torch_legacy_layer
+
+    assert _torch_legacy_layer(node, {k: LayerInfo("Conv1d") for k in known}) == expected
+
+
+def test_axis_names_in_the_frameworks_terms() -> None:
+    from graphcheck.model.ir import Graph, Node
+    from graphcheck.model.layers import FrameworkInfo, LayerInfo, LayerMap, layer_map
+
+    def lmap(framework: str, kind: str, config: dict[str, object] | None = None) -> LayerMap:
+        node = Node(0, "m_1/conv_1/convolution", "Conv", "", ("x",), ("y",), {}, {})
+        graph = Graph("g", [], [], {}, [node], {"": 17}, producer="tf2onnx")
+        info = FrameworkInfo(framework, {"conv": LayerInfo(kind, config or {})})
+        return layer_map(graph, info)
+
+    assert lmap("keras", "Conv1D").axis_label("m_1/conv_1/convolution", "width (axis 3)") == "length"
+    assert lmap("keras", "Conv2D").axis_label("m_1/conv_1/convolution", "height (axis 2)") == "height"
+    channels_first = lmap("keras", "Conv1D", {"data_format": "channels_first"})
+    assert channels_first.axis_label("m_1/conv_1/convolution", "width (axis 3)") == "width (axis 3)"
+    assert lmap("torch", "Conv1d").axis_label("m_1/conv_1/convolution", "length (axis 2)") == "length (axis 2)"

@@ -26,6 +26,7 @@ pytest.importorskip("tf2onnx")
 
 import graphcheck  # noqa: E402
 import graphcheck.keras as gk  # noqa: E402
+from graphcheck._frontend import Exported  # noqa: E402
 from graphcheck.errors import GraphcheckError  # noqa: E402
 from graphcheck.report.fixes import Fix  # noqa: E402
 from graphcheck.report.report import Report  # noqa: E402
@@ -169,19 +170,22 @@ def _model(name: str) -> Any:
 
 
 @functools.cache
-def built(name: str, dynamic: tuple[str, ...] = ()) -> tuple[Any, onnx.ModelProto]:
-    """The Keras model and its export (shared by the tests: TF exports take about a second).
+def exported(name: str, dynamic: tuple[str, ...] = ()) -> Exported:
+    """The export of a Keras model (shared by the tests: TF exports take about a second).
 
     ``dynamic``: input axes exported as dynamic though the model was built for a fixed size.
     """
-    model = _model(name)
-    return model, gk.export(model, dynamic=dynamic)
+    return gk.export(_model(name), dynamic=dynamic)
+
+
+def built(name: str, dynamic: tuple[str, ...] = ()) -> tuple[Any, onnx.ModelProto]:
+    """The Keras model and its exported graph."""
+    return _model(name), exported(name, dynamic).proto
 
 
 def report(name: str, dims: dict[str, int | str] | None = None) -> Report:
     """What ``gk.check(model, dims)`` answers, from the shared export."""
-    model, proto = built(name, tuple(gk.symbolic_axes(dims or {})))
-    return gk.report_for(proto, gk.framework_info(model), dims)
+    return gk.report_for(exported(name, tuple(gk.symbolic_axes(dims or {}))), dims)
 
 
 # --------------------------------------------------------------------------- the API
@@ -472,10 +476,10 @@ def test_fixes_applied_to_the_keras_model_run_in_onnxruntime(
             # our own verdict on the re-exported model (never "fails"; unknown only where tf2onnx
             # lowers a dilated 'same' conv to SpaceToBatchND/BatchToSpaceND with computed pads),
             # and onnxruntime at the length that failed
-            verdict = gk.report_for(changed, gk.framework_info(model)).accepts(sizes)
+            verdict = gk.report_for(changed).accepts(sizes)
             dilated_same = f.param == "padding" and _model(name).get_layer(f.layer).dilation_rate != (1,)
             assert verdict is (None if dilated_same else True), f.text
-            jobs.append((changed, [{"signal": (1, length, 1)}]))
+            jobs.append((changed.proto, [{"signal": (1, length, 1)}]))
         texts.append(f.text)
     jobs.append((proto, [{"signal": (1, length, 1)}]))  # and the original still fails there
     results = ort(jobs)

@@ -1,4 +1,4 @@
-"""The README's Keras and PyTorch sessions are real: each ``python`` block that calls a front end is
+"""The README's Keras, PyTorch and JAX sessions are real: each ``python`` block that calls a front end is
 run in a fresh interpreter (so Keras' name counters start from zero) and its output must be the
 ``text`` block that follows it. ``python -m tests.frontends.test_readme_sessions`` refreshes them."""
 
@@ -15,10 +15,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 SESSION = re.compile(
-    r"```python\n(?P<code>(?:(?!```).)*?graphcheck\.(?P<fw>keras|torch)(?:(?!```).)*?)```\n+```text\n(?P<out>.*?)```",
+    r"```python\n(?P<code>(?:(?!```).)*?graphcheck\.(?P<fw>keras|torch|jax)(?:(?!```).)*?)```\n+```text\n(?P<out>.*?)```",
     re.S,
 )
-NEEDS = {"keras": ("keras", "tensorflow", "tf2onnx"), "torch": ("torch", "onnxscript")}
+NEEDS = {
+    "keras": ("keras", "tensorflow", "tf2onnx"),
+    "torch": ("torch", "onnxscript"),
+    "jax": ("jax", "flax", "jax2onnx"),
+}
 
 
 def sessions() -> list[tuple[str, str, str]]:
@@ -42,8 +46,8 @@ def _norm(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.rstrip("\n").splitlines())
 
 
-def test_the_readme_has_a_keras_and_a_pytorch_session() -> None:
-    assert sorted({fw for fw, _, _ in sessions()}) == ["keras", "torch"]
+def test_the_readme_has_a_keras_a_pytorch_and_a_jax_session() -> None:
+    assert sorted({fw for fw, _, _ in sessions()}) == ["jax", "keras", "torch"]
 
 
 @pytest.mark.parametrize("index", range(len(sessions())))

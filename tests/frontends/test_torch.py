@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from torch import nn  # noqa: E402
 
 import graphcheck  # noqa: E402
 import graphcheck.torch as gt  # noqa: E402
+from graphcheck._frontend import Exported  # noqa: E402
 from graphcheck.errors import GraphcheckError, UsageError  # noqa: E402
 from graphcheck.report.fixes import Fix  # noqa: E402
 from graphcheck.report.report import Report  # noqa: E402
@@ -248,16 +250,20 @@ def module(name: str) -> nn.Module:
 
 
 @functools.cache
-def built(name: str, exporter: str) -> onnx.ModelProto:
+def exported(name: str, exporter: str, fallback: bool = True) -> Exported:
     """The export of a case's module (shared by the tests: a dynamo export takes a second or two)."""
     torch.manual_seed(SEED + 1)
     spec = FORGOTTEN_SPEC[exporter] if name == "forgotten_channel" else {}
-    return gt.export(module(name), CASES[name][1](), exporter=exporter, **spec)
+    return gt.export(module(name), CASES[name][1](), exporter=exporter, fallback=fallback, **spec)
 
 
-def report(name: str, exporter: str) -> Report:
+def built(name: str, exporter: str, fallback: bool = True) -> onnx.ModelProto:
+    return exported(name, exporter, fallback).proto
+
+
+def report(name: str, exporter: str, fallback: bool = True) -> Report:
     """What ``gt.check(module, example, exporter=...)`` answers, from the shared export."""
-    return gt.report_for(built(name, exporter), gt.framework_info(module(name)))
+    return gt.report_for(exported(name, exporter, fallback))
 
 
 def eager_ok(mod: nn.Module, *args: torch.Tensor) -> bool:
@@ -317,8 +323,12 @@ def test_dynamo_declared_ranges_are_renamed_with_the_dims() -> None:
 def test_usage_errors_are_one_line() -> None:
     with pytest.raises(UsageError, match="exporter must be"):
         gt.check(module("kernel_too_long"), _signal(), exporter="onnx")
-    with pytest.raises(UsageError, match="dynamic_axes, not dynamic_shapes"):
-        gt.check(module("kernel_too_long"), _signal(), exporter="legacy", dynamic_shapes=({0: "n"},))
+    with pytest.raises(UsageError, match="dynamic_shapes or dynamic_axes, not both"):
+        gt.check(module("kernel_too_long"), _signal(), dynamic_shapes=({0: "n"},), dynamic_axes={"x": [0]})
+    with pytest.raises(UsageError, match="no input named 'signal': the inputs are x"):
+        gt.check(module("kernel_too_long"), _signal(), dynamic_axes={"signal": {2: "L"}})
+    with pytest.raises(UsageError, match="rank 3: no axis 3"):
+        gt.check(module("kernel_too_long"), _signal(), dynamic_shapes={"x": {3: "L"}})
     with pytest.raises(GraphcheckError) as exc:  # the example does not fit the module
         gt.check(module("kernel_too_long"), (torch.randn(2, 3, 64),), exporter="legacy")
     assert "\n" not in str(exc.value) and "KernelTooLong" in str(exc.value)
@@ -425,10 +435,30 @@ def test_e_flatten_linear_pins_the_length_legacy() -> None:
     assert ort_ok(built("flatten_linear", "legacy"), shapes) == [False, True, True, False]
 
 
-def test_e_flatten_linear_dynamo() -> None:
-    # torch.export refuses Dim.DYNAMIC here ("tracing inferred a static shape of 64"); the default
-    # spec then retries with Dim.AUTO, which keeps the ONNX input symbolic and declares [64, 64].
-    proto = built("flatten_linear", "dynamo")
+def test_e_flatten_linear_dynamo_falls_back_to_legacy() -> None:
+    # torch.export refuses Dim.DYNAMIC here ("tracing inferred a static shape of 64": MaxPool1d has no
+    # symbolic-size support in torch 2.13) and Dim.AUTO declares [64, 64]: the chain goes on to the
+    # legacy exporter, says so (GC108, with the guard and the module torch was in), and analyses its graph
+    rep = report("flatten_linear", "dynamo")
+    assert rep.exporter.startswith("torch.onnx legacy (TorchScript), torch 2.13")
+    assert [(a.exporter, a.outcome.split(":")[0].split(" x")[0]) for a in rep.attempts] == [
+        ("torch.onnx dynamo (torch.export, Dim.DYNAMIC)", "failed"),
+        ("torch.onnx dynamo (torch.export, Dim.AUTO)", "specialized"),
+        ("torch.onnx legacy (TorchScript)", "used"),
+    ]
+    (spec,) = findings(rep, "GC108")
+    assert "fixed x_len (x:2, asked dynamic) to 64" in spec.message
+    assert "guard Eq(x_len - 2, 62) at tests/frontends/test_torch.py:" in spec.message
+    assert (spec.layer, spec.layer_type) == ("pool1", "MaxPool1d")
+    assert "test_torch.py" in spec.message and "self.pool1(" in spec.message
+    assert rep.valid == "x_len in {64, 65}   (batch: any >= 1)"
+    assert_membership(rep, "x_len", _flatten_ok, 200)
+
+
+def test_e_flatten_linear_dynamo_only() -> None:
+    # fallback=False keeps to the dynamo exporter: the Dim.AUTO graph keeps the ONNX input symbolic
+    # and torch.export declares [64, 64]
+    proto = built("flatten_linear", "dynamo", False)
     assert [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim] == [
         "batch",
         1,
@@ -437,19 +467,16 @@ def test_e_flatten_linear_dynamo() -> None:
     # onnxruntime runs the exported graph at 64 and 65 (not only the declared 64)
     shapes = [{"x": (1, 1, n)} for n in (63, 64, 65, 66)]
     assert ort_ok(proto, shapes) == [False, True, True, False]
-    rep = report("flatten_linear", "dynamo")
-    # the view(batch, -1) is a Reshape whose target is computed from the shape: followed exactly,
-    # and the answer agrees with the derivation at every size
+    rep = report("flatten_linear", "dynamo", False)
+    assert rep.exporter.startswith("torch.onnx dynamo (torch.export, Dim.AUTO)")
+    # the view(batch, -1) Reshape target 4*floor(L/2) - 12 can be negative for small L; it is never
+    # -1 (a multiple of 4 minus 12), so it is followed exactly: < 0 is invalid, 0 copies
     assert rep.complete
+    assert rep.valid == "x_len in {64, 65}   (batch: any >= 1)"
     assert all(rep.accepts({"x_len": n}) is _flatten_ok(n) for n in range(1, 200))
     # torch.export declared [64, 64]: it excludes 65, which works (GC107)
     assert any(d.code == "GC107" and "65" in d.message for d in rep.diagnostics)
-
-
-def test_e_flatten_linear_dynamo_exact() -> None:
-    # the dynamo view(batch, -1) Reshape target 4*floor(L/2) - 12 can be negative for small L; it is
-    # never -1 (a multiple of 4 minus 12), so it is followed exactly: < 0 is invalid, 0 copies
-    assert report("flatten_linear", "dynamo").valid == "x_len in {64, 65}   (batch: any >= 1)"
+    assert [d.code for d in findings(rep, "GC108")] == ["GC108"]
 
 
 @exporters
@@ -496,21 +523,30 @@ def test_g_added_position_table_pins_the_length(exporter: str) -> None:
     rep = report("position_table", exporter)
     assert layers_with(rep, "GC003") == [("pos_emb", "LearnedPositions")]
     assert layers_with(rep, "GC007") == [("pos_emb", "LearnedPositions")]
-    proto = built("position_table", exporter)
+    # torch.export refuses Dim.DYNAMIC (the broadcast pins S) and Dim.AUTO declares [64, 64]: the
+    # dynamo chain ends at the legacy exporter, whose graph, like the module, takes S in {1, 64}
+    assert rep.exporter.startswith("torch.onnx legacy")
+    assert rep.valid == "input_ids_len in {1, 64}   (batch: any >= 1)"
+    assert_membership(rep, "input_ids_len", lambda n: n in (1, 64), 140)
     shapes = [{"input_ids": (1, n)} for n in (1, 2, 63, 64, 65)]
-    if exporter == "legacy":
-        assert rep.valid == "input_ids_len in {1, 64}   (batch: any >= 1)"
-        assert_membership(rep, "input_ids_len", lambda n: n in (1, 64), 140)
-        assert ort_ok(proto, shapes) == [True, False, False, True, False]
-    else:
-        # torch.export refuses Dim.DYNAMIC (the broadcast pins S); with the Dim.AUTO retry it
-        # specializes S to the example's 64 and bakes it into the attention's view(b, s, 3, 2, 8):
-        # the element count 3072*N must equal 48*N*S, so the exported graph takes S = 64 only
-        # (the module, and the legacy export, also take S = 1)
-        assert rep.valid == "input_ids_len = 64   (batch: any >= 1)"
-        assert layers_with(rep, "GC006") == [("attn", "SelfAttention")]
-        assert_membership(rep, "input_ids_len", lambda n: n == 64, 140)
-        assert ort_ok(proto, shapes) == [False, False, False, True, False]
+    assert ort_ok(built("position_table", exporter), shapes) == [True, False, False, True, False]
+    if exporter == "dynamo":  # torch's guard, at the module and the line that added it
+        (spec,) = findings(rep, "GC108")
+        line = inspect.getsourcelines(LearnedPositions.forward)[1] + 1
+        assert f"guard Eq(input_ids_len, 64) at tests/frontends/test_torch.py:{line}" in spec.message
+        assert (spec.layer, spec.layer_type) == ("pos_emb", "LearnedPositions")
+
+
+def test_g_added_position_table_dynamo_only() -> None:
+    # with Dim.AUTO torch.export specializes S to the example's 64 and bakes it into the attention's
+    # view(b, s, 3, 2, 8): the element count 3072*N must equal 48*N*S, so the exported graph takes
+    # S = 64 only (the module, and the legacy export, also take S = 1)
+    rep = report("position_table", "dynamo", False)
+    assert rep.valid == "input_ids_len = 64   (batch: any >= 1)"
+    assert layers_with(rep, "GC006") == [("attn", "SelfAttention")]
+    assert_membership(rep, "input_ids_len", lambda n: n == 64, 140)
+    shapes = [{"input_ids": (1, n)} for n in (1, 2, 63, 64, 65)]
+    assert ort_ok(built("position_table", "dynamo", False), shapes) == [False, False, False, True, False]
 
 
 # --------------------------------------------------------------------------- fixes, applied
@@ -609,9 +645,9 @@ def test_fixes_applied_to_the_module_run_in_onnxruntime(
             continue
         changed = apply_fix(mod, f)
         assert eager_ok(changed, x), f.text
-        exported = gt.export(changed, _signal(), exporter=exporter)
-        assert gt.report_for(exported, gt.framework_info(changed)).accepts(sizes) is True, f.text
-        jobs.append((exported, [{"x": (1, 1, length)}]))
+        again = gt.export(changed, _signal(), exporter=exporter)
+        assert gt.report_for(again).accepts(sizes) is True, f.text
+        jobs.append((again.proto, [{"x": (1, 1, length)}]))
         # the legacy exporter writes Conv1d(padding='same', dilation=4) as auto_pad=SAME_UPPER with
         # dilations [4]: valid ONNX, run by PyTorch and by the dynamo export (explicit pads), but
         # onnxruntime refuses dilation with SAME auto_pad at every size
