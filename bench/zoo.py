@@ -118,7 +118,13 @@ def judge(truth: dict[str, Any], res: dict[str, Any]) -> dict[str, Any]:
         return {"verdict": "unknown", "why": res["failure"], "bad": [], "undecided": 0}
     bad = []
     undecided = 0
+    first_none: dict[str, list[int]] = {}
+    n_none = {"spec": 0, "ort": 0}
     for rec, s, o in zip(truth["probes"], res["spec"], res["ort"]):
+        for sem, v in (("spec", s), ("ort", o)):
+            if v is None:
+                n_none[sem] += 1
+                first_none.setdefault(sem, rec["at"])
         if s is not None and s != rec["spec"]:
             bad.append({"at": rec["at"], "semantics": "spec", "graphcheck": s, "truth": rec["spec"]})
         if o is not None and o != rec["ok"]:
@@ -137,7 +143,11 @@ def judge(truth: dict[str, Any], res: dict[str, Any]) -> dict[str, Any]:
     elif not res["exact"]:
         why = "solver-incomplete (GC105): the valid set is left as conditions"
     else:
-        why = "exact statement but undecided sizes"
+        why = "r.exact, but some answers are None"
+    if undecided:
+        parts = [f"{n_none[sem]} {sem} answer(s) None (first at {dict(zip(truth['sizes'], first_none[sem]))})"
+                 for sem in ("spec", "ort") if n_none[sem]]
+        why += "; " + ", ".join(parts)
     if res.get("errors"):
         why += "; errors: " + " / ".join(res["errors"])
     return {"verdict": "unknown", "why": why, "bad": [], "undecided": undecided}
