@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -57,7 +58,15 @@ def sizes_of(truth: dict[str, Any], at: list[int]) -> dict[str, int]:
 # ----------------------------------------------------------------------------- the worker
 
 
-def worker(name: str, path: str) -> dict[str, Any]:
+class _Alarm(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _Alarm
+
+
+def worker(name: str, path: str, deadline: float = 100.0) -> dict[str, Any]:
     """Run graphcheck on one model; answers at every probed size (runs in a subprocess)."""
     import graphcheck
 
@@ -75,7 +84,6 @@ def worker(name: str, path: str) -> dict[str, Any]:
         "complete": r.complete,
         "symbols": r.symbols,
         "first_unknown": None if fu is None else {"node": fu.node, "op": fu.op, "code": fu.code, "message": fu.message},
-        "codes": sorted({d.code for d in r.diagnostics}),
         "check_s": t_check,
     }
     spec, ort = [], []
@@ -89,12 +97,27 @@ def worker(name: str, path: str) -> dict[str, Any]:
                 acc.append(None)
                 if len(errors) < 3:
                     errors.append(f"{fn.__name__}({sizes}): {type(exc).__name__}: {exc}")
+    out["answers_s"] = time.perf_counter() - t0 - t_check
+    # the findings (what `graphcheck check` prints) last, under their own alarm: they solve the
+    # onnxruntime-semantics twin, which can take far longer than the answers
+    t1 = time.perf_counter()
+    left = int(max(1.0, deadline - (time.perf_counter() - t0)))
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(left)
+    try:
+        out["codes"] = sorted({d.code for d in r.diagnostics})
+    except _Alarm:
+        out["codes"] = None
+        out["diagnostics_timeout"] = left
+    finally:
+        signal.alarm(0)
+    out["diagnostics_s"] = time.perf_counter() - t1
     out.update(spec=spec, ort=ort, errors=errors, total_s=time.perf_counter() - t0)
     return out
 
 
 def run_worker(name: str, path: Path, timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, str(path)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, str(path), str(timeout * 0.8)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     t0 = time.perf_counter()
     try:
@@ -128,8 +151,15 @@ def judge(truth: dict[str, Any], res: dict[str, Any]) -> dict[str, Any]:
         if s is not None and s != rec["spec"]:
             bad.append({"at": rec["at"], "semantics": "spec", "graphcheck": s, "truth": rec["spec"]})
         if o is not None and o != rec["ok"]:
-            bad.append({"at": rec["at"], "semantics": "ort", "graphcheck": o, "truth": rec["ok"],
-                        "onnxruntime": rec.get("error", "ran")})
+            bad.append(
+                {
+                    "at": rec["at"],
+                    "semantics": "ort",
+                    "graphcheck": o,
+                    "truth": rec["ok"],
+                    "onnxruntime": rec.get("error", "ran"),
+                }
+            )
         undecided += (s is None) + (o is None)
     if bad:
         return {"verdict": "unsound", "why": f"{len(bad)} contradiction(s)", "bad": bad, "undecided": undecided}
@@ -145,8 +175,11 @@ def judge(truth: dict[str, Any], res: dict[str, Any]) -> dict[str, Any]:
     else:
         why = "r.exact, but some answers are None"
     if undecided:
-        parts = [f"{n_none[sem]} {sem} answer(s) None (first at {dict(zip(truth['sizes'], first_none[sem]))})"
-                 for sem in ("spec", "ort") if n_none[sem]]
+        parts = [
+            f"{n_none[sem]} {sem} answer(s) None (first at {dict(zip(truth['sizes'], first_none[sem]))})"
+            for sem in ("spec", "ort")
+            if n_none[sem]
+        ]
         why += "; " + ", ".join(parts)
     if res.get("errors"):
         why += "; errors: " + " / ".join(res["errors"])
@@ -171,8 +204,9 @@ def ensure_model(e: zoo.Entry, build: bool) -> tuple[Path | None, str]:
         why = "--no-build" if not build else f"exporters not installed ({', '.join(missing)}; pip install -e '.[zoo]')"
         return None, f"{'large model' if e.large else 'model'} {path.relative_to(ROOT)} missing and not built: {why}"
     print(f"   (building {e.name}: missing {path.relative_to(ROOT)})", flush=True)
-    proc = subprocess.run([sys.executable, str(ZOO_DIR / "make_zoo.py"), e.name, "--no-probe"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(ZOO_DIR / "make_zoo.py"), e.name, "--no-probe"], capture_output=True, text=True
+    )
     if proc.returncode != 0 or not path.exists():
         return None, "build failed: " + " | ".join(proc.stdout.strip().splitlines()[-2:])
     return path, ""
@@ -185,10 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write every result to this file")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per model (default 120)")
     ap.add_argument("--no-build", action="store_true", help="do not regenerate missing models")
-    ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(*args.worker)))
+        name, path, deadline = args.worker
+        print(json.dumps(worker(name, path, float(deadline))))
         return 0
     names = args.only or list(zoo.ZOO)
     unknown = [n for n in names if n not in zoo.ZOO]
@@ -213,22 +248,47 @@ def main(argv: list[str] | None = None) -> int:
         gc_stmt = main_statement(res.get("valid", "")) if "valid" in res else ""
         ratio = len(gc_stmt) / len(truth["statement"]) if gc_stmt else None
         t = res.get("total_s", res.get("wall_s", 0.0))
-        row = {"name": name, "exporter": e.exporter, "verdict": j["verdict"], "why": j["why"],
-               "graphcheck": res.get("valid"), "hand": truth["statement"], "ratio": ratio, "seconds": t,
-               "check_seconds": res.get("check_s"), "probes": len(truth["probes"]), "undecided": j["undecided"],
-               "contradictions": j["bad"], "first_unknown": res.get("first_unknown"), "codes": res.get("codes")}
+        row = {
+            "name": name,
+            "exporter": e.exporter,
+            "verdict": j["verdict"],
+            "why": j["why"],
+            "graphcheck": res.get("valid"),
+            "hand": truth["statement"],
+            "ratio": ratio,
+            "seconds": t,
+            "check_seconds": res.get("check_s"),
+            "probes": len(truth["probes"]),
+            "undecided": j["undecided"],
+            "contradictions": j["bad"],
+            "first_unknown": res.get("first_unknown"),
+            "codes": res.get("codes"),
+            "answers_seconds": res.get("answers_s"),
+            "diagnostics_seconds": res.get("diagnostics_s"),
+            "diagnostics_timeout": res.get("diagnostics_timeout"),
+        }
         rows.append(row)
         shown = gc_stmt if args.verbose or len(gc_stmt) <= 60 else gc_stmt[:57] + "..."
         rtxt = f"{ratio:.2f}" if ratio is not None else "-"
-        line = (f"{name:<{width}}  {e.exporter:<12}  {j['verdict']:<7}  {t:6.2f} s  graphcheck: {shown or '-'}"
-                f"  | hand: {truth['statement']}  | ratio {rtxt}")
+        line = (
+            f"{name:<{width}}  {e.exporter:<12}  {j['verdict']:<7}  {t:6.2f} s  graphcheck: {shown or '-'}"
+            f"  | hand: {truth['statement']}  | ratio {rtxt}"
+        )
         if j["verdict"] != "exact":
             line += f"\n{'':<{width}}    {j['verdict']}: {j['why']}"
+        if res.get("diagnostics_timeout"):
+            line += (
+                f"\n{'':<{width}}    note: r.diagnostics (the findings `graphcheck check` prints) did not finish in "
+                f"{res['diagnostics_timeout']} s"
+            )
         print(line, flush=True)
         if args.verbose:
             for b in j["bad"][:8]:
-                print(f"{'':<{width}}    at {dict(zip(truth['sizes'], b['at']))} ({b['semantics']}): graphcheck "
-                      f"{b['graphcheck']}, truth {b['truth']}" + (f" [{b['onnxruntime']}]" if b.get("onnxruntime") else ""))
+                print(
+                    f"{'':<{width}}    at {dict(zip(truth['sizes'], b['at']))} ({b['semantics']}): graphcheck "
+                    f"{b['graphcheck']}, truth {b['truth']}"
+                    + (f" [{b['onnxruntime']}]" if b.get("onnxruntime") else "")
+                )
     judged = [r for r in rows if r["verdict"] != "skip"]
     exact = [r for r in judged if r["verdict"] == "exact"]
     unsound = [r for r in judged if r["verdict"] == "unsound"]
@@ -240,8 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"({skipped} skipped)")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    print(f"zoo: {len(exact)}/{len(judged)} exact, {len(unsound)} unsound, {len(unk)} unknown, "
-          f"statement length ratio {med}")
+    print(
+        f"zoo: {len(exact)}/{len(judged)} exact, {len(unsound)} unsound, {len(unk)} unknown, "
+        f"statement length ratio {med}"
+    )
     return 0
 
 
