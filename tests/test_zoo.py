@@ -1,9 +1,7 @@
 """The model zoo's committed files (fixtures/zoo/models) against their recorded truth.
 
 * graphcheck is never unsound on them: at every recorded size ``accepts`` is None or the hand
-  truth (ONNX spec), and ``ort_accepts`` is None or what onnxruntime did (``ort_accepts`` is
-  skipped for the models in ``zoo.ORT_SLOW``, whose onnxruntime-semantics analysis is too slow
-  for the suite today; bench/zoo.py checks them);
+  truth (ONNX spec), and ``ort_accepts`` is None or what onnxruntime did;
 * the models in ``zoo.EXPECTED_EXACT`` stay exact (``r.exact`` and a definite, right answer at
   every recorded size);
 * the recorded truth is itself re-checked: onnxruntime runs each model again at the sizes where
@@ -75,7 +73,7 @@ def test_zoo_sound(name: str) -> None:
     for rec in truth["probes"]:
         sizes = _sizes(truth, rec["at"])
         got = r.accepts(sizes)
-        got_ort = rec["ok"] if name in zoo.ORT_SLOW else r.ort_accepts(sizes)
+        got_ort = r.ort_accepts(sizes)
         if got is not None and got != rec["spec"]:
             wrong.append(("spec", rec["at"], got, rec["spec"]))
         if got_ort is not None and got_ort != rec["ok"]:

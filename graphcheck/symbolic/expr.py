@@ -14,7 +14,8 @@ readable form (the printer is at the end of this module).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from math import gcd
+from fractions import Fraction
+from math import gcd, lcm
 from typing import Union
 
 __all__ = [
@@ -64,6 +65,10 @@ class Atom:
     def nondecreasing(self) -> bool:
         raise NotImplementedError
 
+    def nonincreasing(self) -> bool:
+        """True when the value never increases as any input symbol grows."""
+        raise NotImplementedError
+
     def nonneg(self) -> bool:
         """True when the atom is >= 0 whenever every input symbol is >= 1."""
         raise NotImplementedError
@@ -106,6 +111,9 @@ class Sym(Atom):
 
     def nondecreasing(self) -> bool:
         return True
+
+    def nonincreasing(self) -> bool:
+        return False
 
     def nonneg(self) -> bool:
         return not self.opaque
@@ -153,6 +161,9 @@ class Floor(Atom):
 
     def nondecreasing(self) -> bool:
         return self.num.nondecreasing()
+
+    def nonincreasing(self) -> bool:
+        return self.num.nonincreasing()
 
     def nonneg(self) -> bool:
         return self.num.nonneg()
@@ -203,6 +214,9 @@ class MinMax(Atom):
     def nondecreasing(self) -> bool:
         return all(a.nondecreasing() for a in self.args)
 
+    def nonincreasing(self) -> bool:
+        return all(a.nonincreasing() for a in self.args)
+
     def nonneg(self) -> bool:
         test = all if not self.is_max else any
         return test(a.nonneg() for a in self.args)
@@ -234,6 +248,64 @@ def _mono_mul(a: Mono, b: Mono) -> Mono:
     return tuple(sorted(a + b, key=lambda x: x.key))
 
 
+def quasi_linear(e: Expr) -> tuple[Fraction, int] | None:
+    """For an expression of degree 1 in its symbol: ``(slope, P)`` with ``e(s + P) = e(s) + slope*P``.
+
+    A floor of such an expression repeats as soon as ``slope*P/den`` is an integer, which is
+    usually far sooner than the product of all nested divisors (stride-2 chains halve the slope).
+    """
+    slope = Fraction(0)
+    period = 1
+    for m, c in e.terms:
+        if not m:
+            continue
+        if len(m) != 1:
+            return None
+        a = m[0]
+        if isinstance(a, Sym):
+            slope += c
+        elif isinstance(a, Floor):
+            inner = quasi_linear(a.num)
+            if inner is None:
+                return None
+            sl, p = inner
+            num, den = sl.numerator, sl.denominator
+            need = (den * a.den) // gcd(num, den * a.den) if num else 1
+            p = lcm(p, need)
+            period = lcm(period, p)
+            slope += c * sl / a.den
+        else:
+            return None
+    return slope, period
+
+
+_MONOTONE_PERIOD = 4096  # the longest period whose differences are checked one by one
+
+
+def _monotone_by_period(e: Expr, up: bool) -> bool:
+    """Exact for one input size and floors of linear forms: ``e(s + P) = e(s) + slope*P``, so the
+    difference ``e(s + 1) - e(s)`` repeats with period ``P``; one period of it decides
+    (``L - floor((L + 1)/2)`` is nondecreasing though a term is not)."""
+    syms = e.symbols()
+    if len(syms) != 1 or next(iter(syms)).opaque:
+        return False
+    q = quasi_linear(e)
+    if q is None or q[1] > _MONOTONE_PERIOD:
+        return False
+    slope, period = q
+    if (slope < 0) if up else (slope > 0):
+        return False
+    (s,) = syms
+    _, fn = e.compiled()
+    prev = fn(1)
+    for x in range(2, period + 2):
+        cur = fn(x)
+        if (cur < prev) if up else (cur > prev):
+            return False
+        prev = cur
+    return True
+
+
 _DIV_STEPS = 256  # steps of a polynomial long division beyond twice the dividend's terms
 
 
@@ -249,11 +321,12 @@ class Expr:
     the sort key (``key``) are computed only when needed (display, canonical ordering).
     """
 
-    __slots__ = ("_d", "_terms", "_key", "_hash", "_syms", "_fn", "_names", "_str", "_mm")
+    __slots__ = ("_d", "_terms", "_key", "_hash", "_syms", "_fn", "_names", "_str", "_mm", "_dir")
 
     def __init__(self, terms: dict[Mono, int], _clean: bool = False) -> None:
         self._d = terms if _clean else {m: c for m, c in terms.items() if c != 0}
         self._mm: bool | None = None
+        self._dir: tuple[bool, bool] | None = None
         self._terms: tuple[tuple[Mono, int], ...] | None = None
         self._key: tuple[object, ...] | None = None
         self._hash: int | None = None
@@ -342,15 +415,32 @@ class Expr:
         return max((len(m) for m in self._d), default=0)
 
     def nondecreasing(self) -> bool:
-        """True when the value never decreases as any input symbol grows (symbols are >= 1)."""
+        """True when the value never decreases as any input symbol grows (symbols are >= 1), by
+        inspection: each term a non-negative multiple of a nondecreasing atom or product of
+        non-negative ones, or a negative multiple of a nonincreasing atom (``-floor(-L/2)``)."""
+        if self._dir is None:
+            self._dir = (self._monotone(True), self._monotone(False))
+        return self._dir[0]
+
+    def nonincreasing(self) -> bool:
+        if self._dir is None:
+            self._dir = (self._monotone(True), self._monotone(False))
+        return self._dir[1]
+
+    def _monotone(self, up: bool) -> bool:
+        return self._termwise(up) or _monotone_by_period(self, up)
+
+    def _termwise(self, up: bool) -> bool:
         for m, c in self._d.items():
             if not m:
                 continue
-            if c < 0:
-                return False
-            if len(m) > 1 and not all(a.nonneg() for a in m):
-                return False
-            if not all(a.nondecreasing() for a in m):
+            rising = (c > 0) == up  # this term must not decrease (up) / increase (down)
+            if len(m) == 1:
+                a = m[0]
+                if not (a.nondecreasing() if rising else a.nonincreasing()):
+                    return False
+                continue
+            if not rising or not all(a.nonneg() and a.nondecreasing() for a in m):
                 return False
         return True
 

@@ -6,7 +6,8 @@ exactly, by one of:
 * closed form for ``a*s + b`` and for ``k*floor((a*s + b)/d) + c``;
 * binary search when the expression is monotone in ``s`` (a monotone condition's set is
   an interval, so two searches over ``[1, 2**63)`` are a proof, not a sample);
-* case splits on ``min``/``max``;
+* min/max taken apart from the innermost one out: where each argument wins is a plain one-size
+  set, the winner replaces it there (at most ``PIECES_LIMIT`` pieces);
 * otherwise the periodic argument: with ``P`` a multiple of every divisor nested in the
   expression, ``e(r + k*P)`` is, for each residue ``r``, an integer polynomial in ``k``
   (checked by one extra finite difference), solved exactly per residue.
@@ -15,12 +16,12 @@ exactly, by one of:
 from __future__ import annotations
 
 from collections.abc import Callable
-from fractions import Fraction
-from math import gcd, lcm
+from math import lcm
 
 from graphcheck.errors import TooComplex
 from graphcheck.symbolic.cond import AllOf, AnyOf, Cond, Const, Eq, Ge
 from graphcheck.symbolic.expr import Atom, Expr, Floor, MinMax, Sym, const
+from graphcheck.symbolic.expr import quasi_linear as _quasi
 from graphcheck.symbolic.intset import MAXDIM, PERIOD_LIMIT, IntSet, _up
 
 __all__ = ["cond_set", "atom_set"]
@@ -70,10 +71,57 @@ def atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
         return IntSet.interval(*_monotone(fn, 1, MAXDIM, True, is_eq))
     if (-e).nondecreasing():
         return IntSet.interval(*_monotone(fn, 1, MAXDIM, False, is_eq))
-    mm = _find_minmax(e)
-    if mm is not None:
-        return _split_minmax(e, mm, is_eq, s)
+    if _find_minmax(e) is not None:
+        out = IntSet.empty()
+        for region, piece in _pieces(e, s, IntSet.full(), [0]):
+            out = out | (region & atom_set(piece, is_eq, s))
+        return out
     return _periodic(e, is_eq, s)
+
+
+PIECES_LIMIT = 512  # pieces a one-size min/max expression is cut into (past it: too complex, unknown)
+
+
+def _innermost_minmax(e: Expr) -> MinMax | None:
+    """A min/max atom none of whose arguments holds another."""
+    stack: list[Atom] = [a for m, _ in e.terms for a in m]
+    while stack:
+        a = stack.pop()
+        if isinstance(a, MinMax):
+            if not any(x.has_minmax() for x in a.args):
+                return a
+            stack.extend(y for x in a.args for m, _ in x.terms for y in m)
+        elif isinstance(a, Floor):
+            stack.extend(x for m, _ in a.num.terms for x in m)
+    return None
+
+
+def _pieces(e: Expr, s: Sym, region: IntSet, count: list[int]) -> list[tuple[IntSet, Expr]]:
+    """``e`` on ``region`` as sets with no min/max left in the expression: the innermost min/max
+    first, whose arguments hold none, so where each argument wins is a plain one-size set; the
+    winner replaces it there and the rest is cut the same way inside that set. (ONNX integer
+    division truncates toward zero, and each layer of it nests a min/max: splitting from the
+    outermost one re-solved the nested ones in every region, exponentially.) Past
+    ``PIECES_LIMIT`` pieces: too complex (unknown, never a guess)."""
+    mm = _innermost_minmax(e)
+    if mm is None:
+        count[0] += 1
+        if count[0] > PIECES_LIMIT:
+            raise TooComplex(f"{e} splits into more than {PIECES_LIMIT} pieces")
+        return [(region, e)]
+    out: list[tuple[IntSet, Expr]] = []
+    for i, ai in enumerate(mm.args):
+        where = region
+        for j, aj in enumerate(mm.args):
+            if i != j and not where.is_empty():
+                # ai is the chosen extreme (ties go to the first: equal values either way)
+                diff = (ai - aj) if mm.is_max else (aj - ai)
+                if j < i:
+                    diff = diff - 1  # strictly better than an earlier argument
+                where = where & atom_set(diff, False, s)
+        if not where.is_empty():
+            out.extend(_pieces(_replace(e, mm, ai), s, where, count))
+    return out
 
 
 def _fn(e: Expr, s: Sym) -> Callable[[int], int]:
@@ -182,20 +230,6 @@ def _replace(e: Expr, target: Atom, value: Expr) -> Expr:
     return out
 
 
-def _split_minmax(e: Expr, mm: MinMax, is_eq: bool, s: Sym) -> IntSet:
-    out = IntSet.empty()
-    for i, ai in enumerate(mm.args):
-        region = IntSet.full()
-        for j, aj in enumerate(mm.args):
-            if i != j:
-                # ai is the chosen extreme: ai <= aj for min, ai >= aj for max
-                region = region & atom_set(aj - ai if not mm.is_max else ai - aj, False, s)
-        if region.is_empty():
-            continue
-        out = out | (region & atom_set(_replace(e, mm, ai), is_eq, s))
-    return out
-
-
 def _period(e: Expr) -> int:
     """A period P such that ``e(r + k*P)`` is an integer polynomial in k for every residue r."""
     q = _quasi(e)
@@ -207,37 +241,6 @@ def _period(e: Expr) -> int:
             if isinstance(a, Floor):
                 p = lcm(p, _period(a.num) * a.den)
     return p
-
-
-def _quasi(e: Expr) -> tuple[Fraction, int] | None:
-    """For an expression of degree 1 in its symbol: ``(slope, P)`` with ``e(s + P) = e(s) + slope*P``.
-
-    A floor of such an expression repeats as soon as ``slope*P/den`` is an integer, which is
-    usually far sooner than the product of all nested divisors (stride-2 chains halve the slope).
-    """
-    slope = Fraction(0)
-    period = 1
-    for m, c in e.terms:
-        if not m:
-            continue
-        if len(m) != 1:
-            return None
-        a = m[0]
-        if isinstance(a, Sym):
-            slope += c
-        elif isinstance(a, Floor):
-            inner = _quasi(a.num)
-            if inner is None:
-                return None
-            sl, p = inner
-            num, den = sl.numerator, sl.denominator
-            need = (den * a.den) // gcd(num, den * a.den) if num else 1
-            p = lcm(p, need)
-            period = lcm(period, p)
-            slope += c * sl / a.den
-        else:
-            return None
-    return slope, period
 
 
 def _degree(e: Expr) -> int:
