@@ -34,6 +34,8 @@ __all__ = [
     "emin",
     "emax",
     "product",
+    "indicator",
+    "minmax_atoms",
 ]
 
 ExprLike = Union["Expr", int]
@@ -816,6 +818,29 @@ def emin(*args: ExprLike) -> Expr:
 
 def emax(*args: ExprLike) -> Expr:
     return _minmax(True, args)
+
+
+def indicator(x: Expr, lo: int, hi: int | None) -> Expr:
+    """1 where ``lo <= x <= hi`` (``hi`` None: no upper end), else 0, for integer ``x``:
+    ``min(1, max(0, x - lo + 1)) * min(1, max(0, hi - x + 1))``."""
+    out = emin(1, emax(0, x - lo + 1))
+    if hi is not None:
+        out = out * emin(1, emax(0, hi - x + 1))
+    return out
+
+
+def minmax_atoms(e: Expr) -> list[MinMax]:
+    """Every min/max atom in ``e``, floors' numerators and min/max arguments included."""
+    out: list[MinMax] = []
+    stack: list[Atom] = [a for m in e._d for a in m]
+    while stack:
+        a = stack.pop()
+        if isinstance(a, MinMax):
+            out.append(a)
+            stack.extend(y for x in a.args for m in x._d for y in m)
+        elif isinstance(a, Floor):
+            stack.extend(y for m in a.num._d for y in m)
+    return out
 
 
 def product(items: Iterable[ExprLike]) -> Expr:

@@ -223,3 +223,25 @@ def test_index_pairs_are_checked_per_component() -> None:
     d = differential([(mask_rows_by_batch(), grid)])
     assert not d.mismatches, d.mismatches[:5]
     assert d.rejected == sum(g["B"] > g["B2"] for g in grid) and d.ran == d.checked - d.rejected
+
+
+def test_piecewise_reshape_quotient_where_truncation_splits_the_size() -> None:
+    """onnxruntime's pools truncate toward zero, so the CRNN's width after two pools is a min/max of
+    floors; its Reshape(-1) is 32*(f - 1)*(M + 2) / (floor(W/4) + 1): 64*(f - 1) for W <= 3 and
+    32*(f - 1) from W = 4 on, joined by indicators, equal to the quotient at every size."""
+    from graphcheck.infer.ops.shape import _piecewise_quotient
+    from graphcheck.symbolic.expr import emax
+
+    H, W = S("H"), S("W")
+    f = floordiv(H, 16)
+    m = emax(0, floordiv(emax(0, floordiv(W, 2) - 1) - 1, 2))
+    num, den = 64 * f + 32 * f * m - 32 * m - 64, floordiv(W, 4) + 1
+    assert num.exact_div(den) is None
+    q = _piecewise_quotient(num, den)
+    assert q is not None
+    sh, sw = H.as_sym(), W.as_sym()
+    for h in (16, 32, 47, 48, 100):
+        for w in range(1, 60):
+            env = {sh: h, sw: w}
+            n, d = num.evaluate(env), den.evaluate(env)
+            assert n % d == 0 and q.evaluate(env) == n // d, (h, w)
