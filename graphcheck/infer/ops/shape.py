@@ -46,7 +46,7 @@ from graphcheck.infer.ops._shapeutil import (
 )
 from graphcheck.infer.registry import Invalid, OpContext, Propagate, Unsupported, norm_axis, rule
 from graphcheck.model.ir import TensorData
-from graphcheck.symbolic.cond import FALSE, all_of, eq, ge
+from graphcheck.symbolic.cond import FALSE, all_of, any_of, eq, ge
 from graphcheck.symbolic.expr import (
     Expr,
     Sym,
@@ -259,11 +259,19 @@ def _reshape(ctx: OpContext, target: Sequence[Expr], allowzero: bool) -> list[Fa
             continue
         if not at_least(t, 0, ctx.assume):
             # a computed entry that can be negative: exact as long as it is never -1 (which would
-            # switch to inferring); below -1 the Reshape is invalid (GC006), 0 copies (below)
-            if not ctx.never(eq(t, -1)):
-                raise Unsupported(f"Reshape's target entry {i} ({t}) may be -1 for some sizes")
+            # switch to inferring); below -1 the Reshape is invalid (GC006), 0 copies (below). Where
+            # it may be -1, the node is followed for the other sizes only (GC110)
+            minus_one = eq(t, -1)
+            if not ctx.never(minus_one):
+                if infer >= 0 or t.has_opaque():
+                    raise Unsupported(f"Reshape's target entry {i} ({t}) may be -1 for some sizes")
+                ctx.covers(
+                    any_of([ge(t, 0), ge(-t - 2)]),
+                    f"Reshape target entry {i}",
+                    formula=lazy("{} would be -1 (infer this size) there", t),
+                )
             ctx.require(
-                ge(t, 0),
+                any_of([ge(t, 0), minus_one]),
                 "GC006",
                 f"Reshape target entry {i}",
                 formula=lazy("{} must not be negative", t),
