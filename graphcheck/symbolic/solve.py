@@ -266,6 +266,7 @@ def statement(conds: list[Cond], syms: tuple[Sym, ...], same: Callable[[list[Con
         kept = known.simplify(c)
         if kept != TRUE:
             texts.append(str(kept))
+            known = known.narrowed(kept)  # what it bounds (a floor of several sizes) serves the next
     return "; ".join(texts) if texts else "any size"
 
 
@@ -430,6 +431,7 @@ def _prune(conds: list[Cond], cache: dict[Cond, IntSet]) -> list[Cond]:
             c = known.simplify(c, cache)
             if c == TRUE:
                 continue
+            known = known.narrowed(c, cache)
         out.append(c)
     return out
 
@@ -644,19 +646,11 @@ def _by_pieces(conds: list[Cond], syms: tuple[Sym, ...], cache: dict[Cond, IntSe
 
 def _unit_linear(e: Expr, t: Sym) -> Expr | None:
     """If ``e == 0`` reads ``t = f(others)`` (t appears once, linearly, with coefficient +-1), f."""
-    coeff = 0
-    rest: dict[Mono, int] = {}
-    for m, c in e.terms:
-        if m == (t,):
-            coeff = c
-        elif any(t in a.symbols() for a in m):
-            return None
-        else:
-            rest[m] = c
-    if coeff not in (1, -1):
+    lin = _linear_in(e, t)
+    if lin is None or lin[0] not in (1, -1):
         return None
-    r = Expr(rest)
-    return -r if coeff == 1 else r
+    a, r = lin
+    return -r if a == 1 else r
 
 
 def _upper_bound(conds: list[Cond], v: Sym, syms: tuple[Sym, ...], lows: Mapping[Sym, int]) -> int | None:
