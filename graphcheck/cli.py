@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -56,6 +56,24 @@ AtOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+EMIT_KINDS = ("trtexec", "tensorrt-json", "triton", "torch-dynamic-shapes", "mlflow-signature")
+EmitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--emit",
+        help=f"Print a deployment artifact from the proven set: {', '.join(EMIT_KINDS)}.",
+        metavar="KIND",
+    ),
+]
+
+
+def _bound_opt(flag: str, what: str) -> Any:
+    return typer.Option(flag, help=f"With --emit: {what} for a size, e.g. L=16000. Repeatable.", metavar="NAME=INT")
+
+
+MinOpt = Annotated[list[str] | None, _bound_opt("--min", "the smallest size wanted")]
+MaxOpt = Annotated[list[str] | None, _bound_opt("--max", "the largest size wanted")]
+OptOpt = Annotated[list[str] | None, _bound_opt("--opt", "the size to optimize for (TensorRT opt)")]
 
 
 def _progress(done: int, total: int) -> None:
@@ -75,14 +93,14 @@ def _load_report(model: str, dim: list[str] | None) -> Report:
     return Report(analyze(graph, dims, progress=_progress), model)
 
 
-def _sizes(at: list[str] | None) -> dict[str, int]:
+def _sizes(at: list[str] | None, flag: str = "--at") -> dict[str, int]:
     from graphcheck.infer.engine import parse_dims
 
     parsed = parse_dims(at or [])
     out: dict[str, int] = {}
     for k, v in parsed.items():
         if not isinstance(v, int):
-            raise UsageError(f"--at {k}={v}: the size must be an integer")
+            raise UsageError(f"{flag} {k}={v}: the size must be an integer")
         out[k] = v
     return out
 
@@ -98,16 +116,36 @@ def check(
     at: AtOpt = None,
     format: FormatOpt = Format.text,
     all: Annotated[bool, typer.Option("--all", help="Show every finding in text output.")] = False,
+    emit: EmitOpt = None,
+    min: MinOpt = None,
+    max: MaxOpt = None,
+    opt: OptOpt = None,
 ) -> None:
     """Report the exact set of valid input sizes, and every condition that limits it."""
+    if emit is not None and emit not in EMIT_KINDS:
+        raise UsageError(f"--emit {emit!r}: expected one of {', '.join(EMIT_KINDS)}")
+    if emit is None and (min or max or opt):
+        raise UsageError("--min, --max and --opt bound the boxes of --emit KIND; give --emit too")
     report = _load_report(model, dim)
     sizes = _sizes(at)
     ev = report.at(sizes) if at else None
     fixes = report.fixes(sizes) if ev is not None and ev.ok is False else []
+    plan = None
+    if emit is not None:
+        plan = report.deploy_plan(min=_sizes(min, "--min"), max=_sizes(max, "--max"), opt=_sizes(opt, "--opt"))
     if format is Format.json:
         from graphcheck.render.json import report_dict
 
-        _emit(json.dumps(report_dict(report, ev, fixes), indent=2))
+        payload = report_dict(report, ev, fixes)
+        if plan is not None and emit is not None:
+            from graphcheck.render.deploy import deploy_dict
+
+            payload["deploy"] = deploy_dict(plan, emit)
+        _emit(json.dumps(payload, indent=2))
+    elif plan is not None and emit is not None:
+        from graphcheck.render.deploy import render_emit
+
+        _emit(render_emit(plan, emit))
     else:
         from graphcheck.render.text import render_check
 

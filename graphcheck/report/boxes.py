@@ -158,7 +158,14 @@ def solution_boxes(sol: Solution, ctx: Ctx, notes: list[str]) -> list[Box]:
 def part_boxes(p: Part, ctx: Ctx, notes: list[str]) -> list[Box]:
     if isinstance(p, UniPart):
         lo, hi, _ = ctx.window(p.sym, p.values)
-        return _rank([{p.sym: r} for r in runs(p.values, lo, hi)], ctx)
+        found = runs(p.values, lo, hi)
+        opt = ctx.opt.get(p.sym)
+        if opt is not None and opt in p.values and lo <= opt <= hi:  # the run holding --opt, wherever it is
+            start = opt
+            while start - 1 >= lo and start - 1 in p.values and opt - start < EVAL_LIMIT:
+                start -= 1
+            found += runs(p.values, start, hi, limit=1)
+        return _rank([{p.sym: r} for r in found], ctx)
     if isinstance(p, EnumPart):
         out: list[Box] = []
         for values, sol in p.groups:
