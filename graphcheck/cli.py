@@ -19,6 +19,7 @@ from graphcheck.errors import GraphcheckError, UsageError
 
 if TYPE_CHECKING:
     from graphcheck.api import Report
+    from graphcheck.gate.artifacts import Declaration
 from graphcheck.version import __version__
 
 app = typer.Typer(
@@ -214,6 +215,15 @@ def gate(
     promote: Annotated[
         str | None, typer.Option("--promote", help="Move this MLflow alias to the model version when the gate passes.")
     ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            help="Check the sizes a serving artifact declares: config.pbtxt, a TensorRT profile .json, trtexec "
+            "flags, an MLmodel file or directory; with models:/ URIs, 'signature' (the version's MLflow signature).",
+            metavar="FILE",
+        ),
+    ] = None,
 ) -> None:
     """Exit 0 when every required size is proven valid, 1 when one fails, 2 on error or unknown."""
     from graphcheck.gate.decision import expand_models
@@ -222,6 +232,13 @@ def gate(
 
     for r in require or []:
         parse_requirement(r)  # a malformed requirement is a usage error before any work
+    declared = None
+    if against is not None and against != "signature":
+        from graphcheck.gate.artifacts import read_declaration
+
+        declared = read_declaration(against)  # a malformed artifact is one line, exit 2, before any work
+    elif against == "signature" and not all(m.startswith("models:/") for m in models):
+        raise UsageError("--against signature reads a registered model's MLflow signature: give models:/NAME/VERSION")
     if policy is not None:
         from graphcheck.gate.policy import load_policy
 
@@ -229,7 +246,9 @@ def gate(
     paths = expand_models(models)
     if not paths:
         raise UsageError(f"no models found in {' '.join(models)}")
-    results = _run_gate(paths, require or [], dim or [], policy, allow_unknown or None, jobs, tracking_uri, promote)
+    results = _run_gate(
+        paths, require or [], dim or [], policy, allow_unknown or None, jobs, tracking_uri, promote, declared, against
+    )
     _emit_gate(results, format)
     raise typer.Exit(batch_exit_code(results))
 
@@ -243,22 +262,37 @@ def _run_gate(
     jobs: int,
     tracking_uri: str | None,
     promote: str | None,
+    declared: Declaration | None = None,
+    against: str | None = None,
 ) -> list[dict[str, object]]:
+    from functools import partial
+
     from graphcheck.gate.decision import gate_path
+    from graphcheck.gate.declared import declared_check
+
+    check = partial(declared_check, declared) if declared is not None else None
+
+    def registered(path: str, local: str) -> dict[str, object]:
+        own = check
+        if against == "signature":
+            from graphcheck.gate.artifacts import read_declaration
+
+            mlmodel = os.path.join(os.path.dirname(local), "MLmodel")
+            if not os.path.isfile(mlmodel):
+                raise UsageError(f"{path}: no MLmodel among the version's artifacts: it has no MLflow signature")
+            own = partial(declared_check, read_declaration(mlmodel))
+        return gate_path(
+            local, require, dims, policy_path=policy, allow_unknown=allow_unknown, display_name=path, declared=own
+        )
 
     def one(path: str) -> dict[str, object]:
         if path.startswith("models:/"):
             from graphcheck.gate.mlflow_registry import gate_registered
 
             return gate_registered(
-                path,
-                tracking_uri,
-                lambda local: gate_path(
-                    local, require, dims, policy_path=policy, allow_unknown=allow_unknown, display_name=path
-                ),
-                promote,
+                path, tracking_uri, partial(registered, path), promote, with_mlmodel=against == "signature"
             )
-        return gate_path(path, require, dims, policy_path=policy, allow_unknown=allow_unknown)
+        return gate_path(path, require, dims, policy_path=policy, allow_unknown=allow_unknown, declared=check)
 
     if promote is not None and not all(p.startswith("models:/") for p in paths):
         raise UsageError("--promote works with registered models (models:/NAME/VERSION)")
@@ -271,7 +305,10 @@ def _run_gate(
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futs = {
-                pool.submit(worker, p, require, dims, policy_path=policy, allow_unknown=allow_unknown): p for p in paths
+                pool.submit(
+                    worker, p, require, dims, policy_path=policy, allow_unknown=allow_unknown, declared=check
+                ): p
+                for p in paths
             }
             done: dict[str, dict[str, object]] = {}
             for i, fut in enumerate(as_completed(futs), 1):

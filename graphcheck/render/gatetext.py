@@ -32,6 +32,8 @@ def render_gate(result: Mapping[str, Any]) -> str:
             if o.get("fixes"):
                 lines.append("           fixes (each verified: the changed model meets the whole requirement):")
                 lines.extend(f"             - {f['text']}" for f in o["fixes"])
+    for w in result.get("warnings") or []:
+        lines.append(f"  warning  {w}")
     for d in result["blocking"]:
         lines.append(f"  blocks   {d['code']} {d['name']}: {d['message']}")
     if status == "unknown" and not any(o["status"] == "unknown" for o in result["requirements"]):
