@@ -25,7 +25,7 @@ MAX_COMBINATIONS = 200_000
 DeclaredCheck = Callable[[Report], tuple[list["SpecOutcome"], list[str]]]
 SEVERITY_RANK = {"never": 99, "error": 3, "warning": 2, "info": 1, "note": 1}
 
-__all__ = ["GateResult", "SpecOutcome", "run_gate", "check_spec", "first_failure", "MAX_COMBINATIONS"]
+__all__ = ["GateResult", "SpecOutcome", "run_gate", "check_spec", "failure_at", "first_failure", "MAX_COMBINATIONS"]
 
 
 @dataclass
@@ -193,6 +193,11 @@ def check_spec(report: Report, spec: SizeSpec) -> SpecOutcome:
         return _check_spec(report, spec, with_fixes=False)
     except UsageError as exc:
         return SpecOutcome(spec, "unknown", reason=str(exc))
+
+
+def failure_at(report: Report, point: Mapping[str, int]) -> dict[str, str]:
+    """Where the model first fails at these sizes: ``where``, ``detail``, ``code``, ``node``, ``op``, ``layer``."""
+    return _smallest_failure(report, point)
 
 
 def first_failure(report: Report, partial: Mapping[str, int]) -> str:

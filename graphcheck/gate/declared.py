@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphcheck.gate.artifacts import Declaration, DeclaredTensor
-from graphcheck.gate.decision import SpecOutcome, check_spec, first_failure
+from graphcheck.gate.decision import SpecOutcome, check_spec, failure_at, first_failure
 from graphcheck.gate.require import SizeSpec
 from graphcheck.report.boxes import runs
 from graphcheck.report.report import Report
@@ -146,7 +146,7 @@ def _check_ranges(
         order = tuple(checked)
         text = f"{label}: " + ", ".join(f"{n} in {_range_text(r)}" for n, r in checked.items())
         spec = SizeSpec(text, order, "each", tuple(IntSet.interval(*checked[n]) for n in order))
-        outcome = check_spec(report, spec)
+        outcome = _inside(report, check_spec(report, spec), checked)
         out.outcomes.append(outcome)
         if outcome.status == "pass":
             _narrower(report, label, checked, out)
@@ -177,3 +177,20 @@ def declared_check(decl: Declaration, report: Report) -> tuple[list[SpecOutcome]
     """For :func:`graphcheck.gate.decision.run_gate` (``functools.partial(declared_check, decl)``)."""
     found = check_declaration(report, decl)
     return found.outcomes, found.warnings
+
+
+def _inside(report: Report, outcome: SpecOutcome, ranges: dict[str, tuple[int, int]]) -> SpecOutcome:
+    """The counter-example inside the declared box: the failing sizes, the others at their declared minimum."""
+    if outcome.status != "fail":
+        return outcome
+    point = dict(outcome.smallest)
+    for name, (a, b) in ranges.items():
+        if not a <= point.get(name, a) <= b:
+            point[name] = a
+    if point == outcome.smallest or report.accepts(point) is not False:
+        return outcome
+    at = failure_at(report, point)
+    outcome.smallest = point
+    outcome.where, outcome.detail = at.get("where", ""), at.get("detail", "")
+    outcome.code, outcome.node, outcome.op, outcome.layer = (at.get(k, "") for k in ("code", "node", "op", "layer"))
+    return outcome
