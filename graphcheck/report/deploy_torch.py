@@ -101,7 +101,7 @@ def torch_dims(
     if not report.complete or sol.is_empty():
         return [], []
     for s in sol.free:
-        out[s.name] = TorchDim(s.name, "dim", ctx.lo.get(s), ctx.hi.get(s))
+        out[s.name] = TorchDim(s.name, "dim", ctx.lo.get(s, 1), ctx.hi.get(s))  # torch's own default min is 0
     for p in sol.parts:
         if isinstance(p, UniPart):
             d = _uni(p.sym, p.values, ctx.lo.get(p.sym, 1), ctx.hi.get(p.sym, MAXDIM))

@@ -126,7 +126,9 @@ def test_malformed_declarations_exit_2_with_one_line(
 
 def test_tensorrt_profiles_pass_and_an_invalid_min_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = str(FIX / "toy.onnx")
-    code, out, _ = _run(["check", model, "--emit", "tensorrt-json", "--max", "unk__68=16000", "--max", "unk__67=8"], capsys)
+    code, out, _ = _run(
+        ["check", model, "--emit", "tensorrt-json", "--max", "unk__68=16000", "--max", "unk__67=8"], capsys
+    )
     assert code == 0
     data = json.loads(out)
     assert data["profiles"] == [{"signal": {"min": [1, 9, 1], "opt": [4, 8004, 1], "max": [8, 16000, 1]}}]
