@@ -83,7 +83,10 @@ def test_triton_config_declaring_an_invalid_size_fails_naming_size_and_node(
 def test_triton_batched_config_and_wrong_rank_or_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = str(FIX / "transformer_mha_dynamo.onnx")  # seq_len <= 64
     cfg = tmp_path / "config.pbtxt"
-    base = 'name: "m" platform: "onnxruntime_onnx" max_batch_size: 8 input [ { name: "input_ids" data_type: %s dims: [ %s ] } ]'
+    base = (
+        'name: "m" platform: "onnxruntime_onnx" max_batch_size: 8 '
+        'input [ { name: "input_ids" data_type: %s dims: [ %s ] } ]'
+    )
     cfg.write_text(base % ("TYPE_INT64", "100"))
     code, out, _ = _run(["gate", model, "--dim", "s70=seq_len", "--against", str(cfg)], capsys)
     assert code == 1 and "fails for 65 <= seq_len <= 100" not in out and "seq_len in {100}" in out
