@@ -53,9 +53,9 @@ ONNX_NUMPY = {
 }
 
 
-def _comment_lines(plan: DeployPlan, mark: str) -> list[str]:
+def _comment_lines(plan: DeployPlan, mark: str, torch: bool = False) -> list[str]:
     lines = [f"{mark} graphcheck {__version__}: {plan.model}", f"{mark} valid: {plan.valid.strip()}"]
-    lines += [f"{mark} note: {n}" for n in plan.notes]
+    lines += [f"{mark} note: {n}" for n in (plan.torch_notes if torch else plan.notes)]
     return lines
 
 
@@ -203,7 +203,7 @@ def _torch_expr(d: TorchDim) -> tuple[list[str], str | None]:
 def render_torch(plan: DeployPlan) -> str:
     if not plan.torch:
         plan.require_profiles("torch.export dynamic_shapes")
-    lines = _comment_lines(plan, "#")
+    lines = _comment_lines(plan, "#", torch=True)
     lines.append("# keys are the ONNX input names: rename them to forward()'s parameters where they differ")
     lines += ["from torch.export import Dim", ""]
     names: dict[str, str | None] = {}

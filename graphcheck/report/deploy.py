@@ -104,6 +104,7 @@ class DeployPlan:
     sets: tuple[SymbolNote, ...]
     torch: tuple[TorchDim, ...]
     problem: str = ""  # why no profile is given (empty when there are profiles)
+    torch_notes: tuple[str, ...] = ()  # what torch.export's Dims leave out
 
     @property
     def dynamic_inputs(self) -> tuple[TensorInfo, ...]:
@@ -240,8 +241,9 @@ def plan(report: Report, bounds: Bounds | None = None) -> DeployPlan:
         outputs=outputs,
         symbols=tuple(report.symbols),
         profiles=tuple(profiles),
-        notes=tuple(notes + torch_notes),
+        notes=tuple(notes),
         sets=tuple(sets),
         torch=tuple(torch),
         problem=problem,
+        torch_notes=tuple(torch_notes),
     )

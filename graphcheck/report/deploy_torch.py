@@ -109,7 +109,7 @@ def torch_dims(
                 d = _from_box(p.sym, primary)
                 if d is not None:
                     notes.append(
-                        f"torch: {p.values.describe(p.sym.name)} is not one Dim: dynamic_shapes declare "
+                        f"{p.values.describe(p.sym.name)} is not one Dim: dynamic_shapes declare "
                         f"{_range_text(d)} (a proven run); other sizes are left out"
                     )
             if d is not None:
@@ -131,7 +131,7 @@ def torch_dims(
                 if d is not None:
                     out[s.name] = d
         names = ", ".join(s.name for s in p.syms)
-        notes.append(f"torch: {p.describe()} couples {names}: dynamic_shapes declare one proven box of it")
+        notes.append(f"{p.describe()} couples {names}: dynamic_shapes declare one proven box of it")
     ordered = [out[s.name] for s in report.analysis.symbols if s.name in out]
     return _resolve_same(ordered), notes
 
