@@ -53,9 +53,9 @@ ONNX_NUMPY = {
 }
 
 
-def _comment_lines(plan: DeployPlan, mark: str, torch: bool = False) -> list[str]:
+def _comment_lines(plan: DeployPlan, mark: str, notes: tuple[str, ...] | None = None) -> list[str]:
     lines = [f"{mark} graphcheck {__version__}: {plan.model}", f"{mark} valid: {plan.valid.strip()}"]
-    lines += [f"{mark} note: {n}" for n in (plan.torch_notes if torch else plan.notes)]
+    lines += [f"{mark} note: {n}" for n in (plan.notes if notes is None else notes)]
     return lines
 
 
@@ -141,7 +141,7 @@ def _model_name(model: str) -> str:
 
 
 def render_triton(plan: DeployPlan) -> str:
-    lines = _comment_lines(plan, "#")
+    lines = _comment_lines(plan, "#", ())  # the profiles' notes are about boxes, which Triton has not
     lines.append(
         "# dims of -1 are checked by neither Triton nor onnxruntime before the model runs: send only valid sizes"
     )
@@ -203,7 +203,7 @@ def _torch_expr(d: TorchDim) -> tuple[list[str], str | None]:
 def render_torch(plan: DeployPlan) -> str:
     if not plan.torch:
         plan.require_profiles("torch.export dynamic_shapes")
-    lines = _comment_lines(plan, "#", torch=True)
+    lines = _comment_lines(plan, "#", plan.torch_notes)
     lines.append("# keys are the ONNX input names: rename them to forward()'s parameters where they differ")
     lines += ["from torch.export import Dim", ""]
     names: dict[str, str | None] = {}
