@@ -223,7 +223,7 @@ def plan(report: Report, bounds: Bounds | None = None) -> DeployPlan:
     for sn in sets:
         if sn.capped and sn.window is not None:
             notes.append(
-                f"{sn.name}: no upper bound ({sn.statement}); boxes stop at {sn.window[1]} (--max {sn.name}=N)"
+                f"{sn.name}: no upper bound ({sn.statement}); boxes stop at {sn.window[1]} (--max {sn.name}=INT)"
             )
         if sn.failing_inside and sn.hull is not None:
             notes.append(
