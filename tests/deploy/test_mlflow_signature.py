@@ -37,8 +37,8 @@ def _log(registry: tuple[str, str], name: str, signature: dict[str, Any], metada
     from mlflow.models import ModelSignature
 
     uri, exp = registry
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)  # the registry follows the tracking URI; set_registry_uri would stick in the env
     try:
         with mlflow.start_run(experiment_id=exp):
             info = mlflow.onnx.log_model(
@@ -49,8 +49,13 @@ def _log(registry: tuple[str, str], name: str, signature: dict[str, Any], metada
                 registered_model_name=name,
             )
         return str(info.registered_model_version)
-    finally:
+    finally:  # leave no URI behind for the other MLflow tests of the run
         mlflow.set_tracking_uri(None)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _gate(uri: str, *args: str) -> subprocess.CompletedProcess[str]:
