@@ -45,7 +45,7 @@ def check_declaration(report: Report, decl: Declaration) -> DeclaredResult:
         declared = {t.name: t for t in profile}
         for name in declared:
             if name not in inputs:
-                out.outcomes.append(_fail(f"{label}: input {name!r}", "the model has no such input", f"input {name}"))
+                out.outcomes.append(_fail(f"{label}: input {name!r}", "the model has no such input"))
         ranges: dict[str, tuple[int, int]] = {}  # symbol -> declared range (intersected over its axes)
         anys: dict[str, str] = {}  # symbol -> where it is declared as any size
         for name, info in inputs.items():
@@ -53,7 +53,7 @@ def check_declaration(report: Report, decl: Declaration) -> DeclaredResult:
             dynamic = info.dims is not None and any(not d.isdigit() for d in info.dims)
             if t is None:
                 if decl.all_inputs or dynamic:
-                    out.outcomes.append(_fail(f"{label}: input {name!r}", "not declared", f"input {name}"))
+                    out.outcomes.append(_fail(f"{label}: input {name!r}", "not declared"))
                 continue
             _check_tensor(report, label, t, info.dims, types.get(name), ranges, anys, out)
         _check_ranges(report, label, ranges, anys, out)
@@ -86,7 +86,6 @@ def _check_tensor(
             _fail(
                 f"{label}: input {t.name!r} rank",
                 f"declares {len(t.dims)} axes, the model's input has {len(model_dims)} ([{', '.join(model_dims)}])",
-                f"input {t.name}",
             )
         )
         return

@@ -100,6 +100,10 @@ def test_triton_batched_config_and_wrong_rank_or_type(tmp_path: Path, capsys: py
     cfg.write_text(base % ("TYPE_INT64", "4, 32"))
     code, out, _ = _run(["gate", model, "--against", str(cfg)], capsys)
     assert code == 1 and "declares 3 axes" in out
+    cfg.write_text((base % ("TYPE_INT64", "32")).replace('"input_ids"', '"ids"'))
+    code, out, _ = _run(["gate", model, "--against", str(cfg)], capsys)
+    assert code == 1
+    assert "input 'ids': the model has no such input" in out and "input 'input_ids': not declared" in out
 
 
 @pytest.mark.parametrize(
