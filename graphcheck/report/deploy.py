@@ -162,12 +162,19 @@ def _symbol_notes(report: Report, ctx: Ctx) -> list[SymbolNote]:
 
 def _profiles(report: Report, ctx: Ctx, notes: list[str]) -> tuple[list[Profile], str]:
     sol = report.solution
-    if not report.complete:
+    # every size of the solution is proven valid when the analysis is complete, or when every node was
+    # followed for some sizes at least (GC110: then the solution is the proven part, the rest unknown)
+    proven = report.complete or bool(getattr(report, "followed", False))
+    if not proven:
         stop = report.first_unknown
         where = f" past {stop.node} ({stop.op})" if stop is not None else ""
         return [], f"the analysis is incomplete{where}: no size is proven valid"
     if sol.is_empty():
         return [], "no size is valid (" + report.valid.strip() + ")"
+    if not report.complete:
+        stop = report.first_unknown
+        if stop is not None:
+            notes.append(f"only proven sizes are in the profiles; {stop.node} ({stop.op}): {stop.message}")
     per: list[list[Box]] = []
     for p in sol.parts:
         bs = part_boxes(p, ctx, notes)
