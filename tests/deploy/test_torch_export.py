@@ -93,3 +93,13 @@ def test_dynamic_shapes_are_accepted_by_torch_export(name: str) -> None:
         assert report.accepts({**sizes, d: lo}) is True and report.accepts({**sizes, d: hi}) is True
     if name == "unet":
         assert "height = 8 * height_k" in text and 'height_k = Dim("height_k", min=1, max=64)' in text
+
+
+def test_a_plain_range_where_the_set_is_a_divisibility_is_refused_by_torch() -> None:
+    """Why the emitted U-Net Dims are ``8 * Dim``: torch.export refuses the plain range over the same sizes."""
+    fx = MAKE.FIXTURES["unet"]
+    module, _ = MAKE._build(fx)
+    height, width = torch.export.Dim("height", min=8, max=512), torch.export.Dim("width", min=8, max=256)
+    shapes = {_param(module): {2: height, 3: width}}
+    with pytest.raises(Exception, match="height|width"):
+        torch.export.export(module, (torch.randn(2, 1, 64, 48),), dynamic_shapes=shapes)
