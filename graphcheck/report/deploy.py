@@ -164,7 +164,7 @@ def _profiles(report: Report, ctx: Ctx, notes: list[str]) -> tuple[list[Profile]
     sol = report.solution
     # every size of the solution is proven valid when the analysis is complete, or when every node was
     # followed for some sizes at least (GC110: then the solution is the proven part, the rest unknown)
-    proven = report.complete or bool(getattr(report, "followed", False))
+    proven = report.complete or report.followed
     if not proven:
         stop = report.first_unknown
         where = f" past {stop.node} ({stop.op})" if stop is not None else ""

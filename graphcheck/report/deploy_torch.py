@@ -98,7 +98,7 @@ def torch_dims(
     sol = report.solution
     out: dict[str, TorchDim] = {}
     notes: list[str] = []
-    if not (report.complete or getattr(report, "followed", False)) or sol.is_empty():
+    if not (report.complete or report.followed) or sol.is_empty():
         return [], []
     for s in sol.free:
         out[s.name] = TorchDim(s.name, "dim", ctx.lo.get(s, 1), ctx.hi.get(s))  # torch's own default min is 0
