@@ -55,7 +55,21 @@ def cond_set(c: Cond, s: Sym, cache: dict[Cond, IntSet] | None = None) -> IntSet
 
 
 def atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
-    """``{s : e(s) == 0}`` if ``is_eq`` else ``{s : e(s) >= 0}``."""
+    """``{s : e(s) == 0}`` if ``is_eq`` else ``{s : e(s) >= 0}``, in at most ``SOLVE_WORK`` steps of
+    periodic solving (the pieces of a min/max share the budget of the call that cut them)."""
+    if _work[1]:
+        return _atom_set(e, is_eq, s)
+    _work[0], _work[1] = 0, 1
+    try:
+        return _atom_set(e, is_eq, s)
+    finally:
+        _work[1] = 0
+
+
+_work = [0, 0]  # steps spent by the running top-level atom_set, and whether one is running
+
+
+def _atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
     if e.is_const:
         ok = e.value == 0 if is_eq else e.value >= 0
         return IntSet.full() if ok else IntSet.empty()
@@ -80,6 +94,10 @@ def atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
 
 
 PIECES_LIMIT = 512  # pieces a one-size min/max expression is cut into (past it: too complex, unknown)
+# steps of periodic solving for one condition, all its pieces together: residues x (evaluations per
+# residue x the expression's size + 16). The test suite's largest is 90,304; a hostile tower of Div
+# would take billions. Past it: too complex, unknown.
+SOLVE_WORK = 1 << 20
 
 
 def _innermost_minmax(e: Expr) -> MinMax | None:
@@ -258,6 +276,9 @@ def _periodic(e: Expr, is_eq: bool, s: Sym) -> IntSet:
     if p > PERIOD_LIMIT:
         raise TooComplex(f"{e} repeats with period {p}, beyond the solver's limit {PERIOD_LIMIT}")
     deg = _degree(e)
+    _work[0] += p * ((deg + 2) * e.size + 16)
+    if _work[0] > SOLVE_WORK:
+        raise TooComplex(f"solving a condition residue by residue takes more than the solver's {SOLVE_WORK} steps")
     f = _fn(e, s)
     classes: dict[int, list[tuple[int, int]]] = {}
     for r in range(p):
