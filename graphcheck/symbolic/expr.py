@@ -341,7 +341,7 @@ class Expr:
     the sort key (``key``) are computed only when needed (display, canonical ordering).
     """
 
-    __slots__ = ("_d", "_terms", "_key", "_hash", "_syms", "_fn", "_names", "_str", "_mm", "_dir", "_size")
+    __slots__ = ("_d", "_terms", "_key", "_hash", "_syms", "_fn", "_names", "_str", "_mm", "_dir", "_size", "_opq")
 
     def __init__(self, terms: dict[Mono, int], _clean: bool = False) -> None:
         self._d = terms if _clean else {m: c for m, c in terms.items() if c != 0}
@@ -355,6 +355,7 @@ class Expr:
         self._names: tuple[Sym, ...] = ()
         self._str: str | None = None
         self._size: tuple[int, int] | None = None
+        self._opq: bool | None = None
 
     @property
     def terms(self) -> tuple[tuple[Mono, int], ...]:
@@ -424,7 +425,9 @@ class Expr:
         return frozenset(s for s in self.symbols() if not s.opaque)
 
     def has_opaque(self) -> bool:
-        return any(s.opaque for s in self.symbols())
+        if self._opq is None:
+            self._opq = any(s.opaque for s in self.symbols())
+        return self._opq
 
     def atoms(self) -> set[Atom]:
         out: set[Atom] = set()
@@ -713,8 +716,13 @@ class Expr:
         return "(" + " + ".join(parts) + ")" if parts else "(0)"
 
     def compiled(self) -> tuple[tuple[Sym, ...], Callable[..., int]]:
-        """A fast evaluator taking the values of :meth:`symbols` in the returned order."""
+        """A fast evaluator taking the values of :meth:`symbols` in the returned order (equal
+        expressions share one: a 100,000-node graph repeats the same few sizes)."""
         if self._fn is None:
+            hit = _COMPILED.get(self)
+            if hit is not None:
+                self._names, self._fn = hit
+                return hit
             syms = tuple(sorted(self.symbols(), key=lambda s: s.key))
             names = {s: f"v{i}" for i, s in enumerate(syms)}
             src = f"lambda {', '.join(names[s] for s in syms)}: {self.code(names)}"
@@ -723,9 +731,15 @@ class Expr:
             except (RecursionError, SyntaxError, MemoryError) as exc:  # past what the budgets allow
                 raise TooComplex(f"an expression of {self.size} nodes that Python cannot compile ({exc})") from None
             self._names = syms
+            if len(_COMPILED) >= _COMPILED_LIMIT:
+                _COMPILED.clear()
+            _COMPILED[self] = (syms, self._fn)
         return self._names, self._fn
 
     def evaluate(self, env: Mapping[Sym, int]) -> int:
+        d = self._d
+        if len(d) <= 1 and (not d or () in d):
+            return d.get((), 0)  # a constant: nothing to compile
         syms, fn = self.compiled()
         return fn(*[env[s] for s in syms])
 
@@ -740,6 +754,10 @@ class Expr:
         if self._str is None:
             self._str = format_expr(self)
         return self._str
+
+
+_COMPILED: dict[Expr, tuple[tuple[Sym, ...], Callable[..., int]]] = {}  # evaluators of recent expressions
+_COMPILED_LIMIT = 1 << 14
 
 
 def _coef_check(d: Mapping[Mono, int]) -> None:
