@@ -21,6 +21,7 @@ from onnx import numpy_helper
 
 from graphcheck.errors import ModelLoadError
 from graphcheck.model.ir import AttrValue, DimSpec, Function, Graph, Node, SubGraph, TensorData, ValueInfo
+from graphcheck.model.validate import check_attributes
 
 __all__ = ["load", "load_bytes", "from_proto", "ModelLike"]
 
@@ -76,7 +77,9 @@ def load_bytes(buf: memoryview, source: str) -> Graph:
     paused = gc.isenabled()
     gc.disable()  # many small acyclic objects: repeated collections cost more than they free
     try:
-        return _Scanner(buf, source).model()
+        g = _Scanner(buf, source).model()
+        check_attributes(g, source)
+        return g
     except ModelLoadError as exc:
         msg = str(exc)
         raise ModelLoadError(msg if msg.startswith(source) else f"{source}: not a valid ONNX model ({msg})") from None
@@ -304,6 +307,7 @@ def from_proto(model: onnx.ModelProto) -> Graph:
     g.functions = {(_t(f.domain), _t(f.name)): _function(f) for f in model.functions}
     g.producer, g.producer_version, g.ir_version = model.producer_name, model.producer_version, model.ir_version
     g.source = "<ModelProto>"
+    check_attributes(g, g.source)
     return g
 
 
