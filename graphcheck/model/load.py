@@ -9,6 +9,7 @@ length, never parsed, copied or even paged in. External data is never read.
 
 from __future__ import annotations
 
+import functools
 import gc
 import mmap
 import os
@@ -78,7 +79,7 @@ def load_bytes(buf: memoryview, source: str) -> Graph:
     gc.disable()  # many small acyclic objects: repeated collections cost more than they free
     try:
         g = _Scanner(buf, source).model()
-        check_attributes(g, source)
+        check_attributes(g, source, _schema_attributes)
         return g
     except ModelLoadError as exc:
         msg = str(exc)
@@ -307,7 +308,7 @@ def from_proto(model: onnx.ModelProto) -> Graph:
     g.functions = {(_t(f.domain), _t(f.name)): _function(f) for f in model.functions}
     g.producer, g.producer_version, g.ir_version = model.producer_name, model.producer_version, model.ir_version
     g.source = "<ModelProto>"
-    check_attributes(g, g.source)
+    check_attributes(g, g.source, _schema_attributes)
     return g
 
 
@@ -322,6 +323,15 @@ def _graph_from_proto(gp: onnx.GraphProto) -> Graph:
     g = Graph(_t(gp.name), inputs, outputs, inits, nodes, {}, value_info)
     g.graph_metadata = {_t(kv.key): _t(kv.value) for kv in gp.metadata_props}
     return g
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_attributes(op: str, opset: int) -> frozenset[str] | None:
+    """The attribute names of ONNX op ``op`` in ``opset`` by onnx's schema; None when it has none."""
+    try:
+        return frozenset(onnx.defs.get_schema(op, opset, "").attributes)
+    except Exception:  # not an ONNX op (or not yet in that opset): the rules say what they know
+        return None
 
 
 def _tensor_from_proto(t: onnx.TensorProto) -> TensorData:

@@ -11,7 +11,7 @@ onnxruntime refuses (a pool's pads not smaller than its kernel) is a finding, no
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import chain
 
 from graphcheck.errors import ModelLoadError
@@ -81,8 +81,27 @@ def _problem(node: Node, names: tuple[str, ...]) -> str | None:
     return None
 
 
-def check_attributes(graph: Graph, source: str) -> None:
-    """Raise ModelLoadError naming the first node whose window attributes no runtime can take."""
+def check_attributes(
+    graph: Graph, source: str, schema: Callable[[str, int], frozenset[str] | None] | None = None
+) -> None:
+    """Raise ModelLoadError naming the first node whose window attributes no runtime can take, or
+    (given ``schema``: an op and opset to the attribute names the spec defines, None when unknown)
+    the first ONNX-domain node with an attribute its op does not have in the model's opset (dilations
+    on an AveragePool before opset 19; onnx's checker and onnxruntime refuse such a model)."""
+    if schema is not None:
+        opset = graph.opset
+        for node in graph.nodes:
+            if node.domain or not node.attrs:
+                continue
+            known = schema(node.op_type, opset)
+            if known is None:
+                continue
+            extra = sorted(k for k in node.attrs if k not in known)
+            if extra:
+                raise ModelLoadError(
+                    f"{source}: node {node.name!r} ({node.op_type}): {node.op_type} has no attribute "
+                    f"{extra[0]!r:.60} in opset {opset} (the spec's schema; onnxruntime refuses the model too)"
+                )
     nodes: Iterable[Node] = chain(graph.nodes, *(f.nodes for f in graph.functions.values()))
     for node in nodes:
         names = WINDOW_OPS.get((node.domain, node.op_type))
