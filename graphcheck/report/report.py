@@ -224,7 +224,7 @@ class Report:
         return not self.analysis.symbols and self.solution.is_empty()
 
 
-_DEVIATING_OPS = {"MaxPool", "AveragePool", "LpPool", "Conv", "PRelu", "Slice"}
+_DEVIATING_OPS = {"MaxPool", "AveragePool", "LpPool", "Conv", "ConvTranspose", "PRelu", "Slice"}
 
 
 def _may_deviate(analysis: Analysis) -> bool:

@@ -10,7 +10,9 @@ Output sizes follow the ONNX spec exactly:
 
 ``semantics="ort"`` reproduces onnxruntime where it deviates: its pools truncate a negative
 numerator toward zero (``trunc(num/s) + 1``), treat ``VALID`` with ``ceil_mode`` like zero
-explicit pads, and size SAME padding from the undilated kernel when pooling with dilations.
+explicit pads, and size SAME padding from the undilated kernel when pooling with dilations;
+its ConvTranspose with SAME padding gives ``(in - 1)*stride + output_padding + span`` where that is
+less than the spec's ``in*stride`` (it clamps the spec's negative padding at 0).
 
 Where onnxruntime refuses a node the spec allows, at every size (GC110, :func:`_refusal`): Conv
 with dilations and SAME auto_pad, pools whose pads are not smaller than the kernel, ConvTranspose
@@ -363,6 +365,10 @@ def conv_transpose(ctx: OpContext) -> list[Fact]:
             )
         elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             o = in_ * s
+            if op + span < s and ctx.semantics == "ort":
+                # the spec's total padding s*(in - 1) + op + span - s*in is negative; onnxruntime
+                # clamps it at 0, producing only what the window covers
+                o = (in_ - 1) * s + op + span
         else:
             pb, pe = (0, 0) if auto_pad == "VALID" else (pads[i], pads[i + n])
             o = (in_ - 1) * s + op + span - pb - pe
