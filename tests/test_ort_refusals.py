@@ -10,7 +10,7 @@ subprocess) at every length from 1 to past the last change of the valid set, and
 * with ``semantics="ort"`` graphcheck agrees with onnxruntime at every size, on whether it runs
   without an empty tensor and on the output shape (0 disagreements);
 * by the spec, a model onnxruntime refuses at every size while the spec accepts some is reported
-  with a GC110 finding naming the node, and a GC110 finding is never wrong: onnxruntime runs no size.
+  with a GC111 finding naming the node, and a GC111 finding is never wrong: onnxruntime runs no size.
 
 ``python -m tests.test_ort_refusals [N] [SEED]`` runs N models (default 300) outside pytest and
 prints the counts.
@@ -99,7 +99,7 @@ def emit(b: Builder, x: str, spec: dict) -> str:
     else:
         attrs["pads"] = spec["pads"]
     if kind in ("conv", "convT"):
-        attrs["dilations"] = [d] * n  # SAME with dilations is kept: onnxruntime refuses it (GC110)
+        attrs["dilations"] = [d] * n  # SAME with dilations is kept: onnxruntime refuses it (GC111)
         w = b.const(np.full((C, C) + (k,) * n, 0.1, np.float32))
         if kind == "conv":
             return b.add("Conv", [x, w], **attrs)
@@ -188,10 +188,10 @@ def check_models(models: list[tuple[onnx.ModelProto, int]], seed: int = 5) -> Co
             spec_ok.append(spec.accepts(sz))
             counts["sizes"] += 1
             counts["spec disagrees with onnxruntime"] += spec_ok[-1] != r.nonempty
-        refusals = [d for d in spec.diagnostics if d.code == "GC110"]
+        refusals = [d for d in spec.diagnostics if d.code == "GC111"]
         ran_nothing = not any(r.ok for r in res)
         if refusals:
-            counts["models with GC110"] += 1
+            counts["models with GC111"] += 1
             assert ran_nothing, [d.message for d in refusals]
             assert all(d.node for d in refusals)
             assert any(any(w in r.error for w in REFUSED) for r in res), {r.error for r in res}
@@ -220,7 +220,7 @@ def _refused(m: onnx.ModelProto, sizes: list[tuple[int, ...]]) -> list[ProbeResu
 
 
 def test_each_refusal_is_a_finding_by_the_spec_and_no_size_with_ort_semantics() -> None:
-    """One model per refusal: by the spec the sizes stay valid and GC110 names the node; with
+    """One model per refusal: by the spec the sizes stay valid and GC111 names the node; with
     ``semantics="ort"`` no size is valid; onnxruntime refuses every size with its own message."""
     cases = []
     b = Builder(1, 18)
@@ -244,13 +244,13 @@ def test_each_refusal_is_a_finding_by_the_spec_and_no_size_with_ort_semantics() 
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
         m.ir_version = 9
         spec = graphcheck.check(m)
-        (gc110,) = [d for d in spec.diagnostics if d.code == "GC110"]
+        (gc110,) = [d for d in spec.diagnostics if d.code == "GC111"]
         assert gc110.node == b.nodes[-1].name and "onnxruntime refuses the model at every size" in gc110.message
         assert spec.accepts({"N": 1, "L": 12}) is True and spec.ort_accepts({"N": 1, "L": 12}) is False
         assert not any(d.code == "GC106" for d in spec.diagnostics)  # not a deviation at some sizes
         ortm = graphcheck.check(m, semantics="ort")
         assert ortm.valid.startswith("no valid size") and ortm.any_valid is False
-        assert [d.code for d in ortm.diagnostics if d.code in ("GC008", "GC110")] == ["GC008", "GC110"]
+        assert [d.code for d in ortm.diagnostics if d.code in ("GC008", "GC111")] == ["GC008", "GC111"]
         res = _refused(m, [(1, C, L) for L in (3, 12, 100)])
         assert all(not r.ok and message in r.error for r in res), [r.error for r in res]
 

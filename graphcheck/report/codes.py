@@ -206,7 +206,7 @@ _CODES = [
         "Fix: none needed; pass exporter=... to choose one.",
     ),
     Code(
-        "GC110",
+        "GC111",
         "runtime-refusal",
         "error",
         "The ONNX spec allows this node, but onnxruntime refuses the model at every input size.",

@@ -14,7 +14,7 @@ explicit pads, and size SAME padding from the undilated kernel when pooling with
 its ConvTranspose with SAME padding gives ``(in - 1)*stride + output_padding + span`` where that is
 less than the spec's ``in*stride`` (it clamps the spec's negative padding at 0).
 
-Where onnxruntime refuses a node the spec allows, at every size (GC110, :func:`_refusal`): Conv
+Where onnxruntime refuses a node the spec allows, at every size (GC111, :func:`_refusal`): Conv
 with dilations and SAME auto_pad, pools whose pads are not smaller than the kernel, ConvTranspose
 whose output_padding is not smaller than the stride. By the spec that is a finding and the sizes
 stay valid; with ``semantics="ort"`` it is a condition no size meets.
@@ -55,12 +55,12 @@ def _trunc_div(num: Expr, s: int) -> Expr:
 
 
 def _refusal(ctx: OpContext, what: str, why: str, fix: str) -> None:
-    """onnxruntime refuses the node at every size although the spec allows it (GC110): a finding by
+    """onnxruntime refuses the node at every size although the spec allows it (GC111): a finding by
     the spec, a condition no size meets with ``semantics="ort"``."""
     if ctx.semantics == "ort":
-        ctx.require(FALSE, "GC110", what, formula=f"onnxruntime refuses it: {why}", fix=fix)
+        ctx.require(FALSE, "GC111", what, formula=f"onnxruntime refuses it: {why}", fix=fix)
     else:
-        ctx.note("GC110", f"{what}: onnxruntime refuses the model at every size ({why}); the spec allows it. {fix}")
+        ctx.note("GC111", f"{what}: onnxruntime refuses the model at every size ({why}); the spec allows it. {fix}")
 
 
 def _pool_pads_refusal(ctx: OpContext, kernel: tuple[int, ...]) -> None:
