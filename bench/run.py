@@ -48,6 +48,16 @@ MODEL_NAMES = ["conv1d_stack_1000", "conv1d_stack_4000", "resnet152", "gpt2_48"]
 
 
 def _maxrss_mb() -> float:
+    """This process's peak resident size. ``VmHWM`` is the high-water mark of the process's own
+    memory map; ``ru_maxrss`` would also carry the parent's peak across fork and exec (a parent
+    that had just built the 369 MB GPT model made every worker report 1.2 GB)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux

@@ -17,6 +17,7 @@ from graphcheck.report.fixes import Fix, suggest_fixes
 
 if TYPE_CHECKING:
     from graphcheck.model.load import ModelLike
+    from graphcheck.report.deploy import DeployPlan
 
 __all__ = ["Report", "check"]
 
@@ -45,6 +46,33 @@ class Report(_core.Report):
 
         ev = self.at(sizes)
         return render_explain(self, ev, self.fixes(sizes) if ev.ok is False else [], nodes=nodes)
+
+    def deploy_plan(
+        self,
+        *,
+        min: Mapping[str, int] | None = None,
+        max: Mapping[str, int] | None = None,
+        opt: Mapping[str, int] | None = None,
+    ) -> DeployPlan:
+        """Profiles of proven-valid sizes (boxes), per-size notes and torch.export Dims, within the
+        given bounds per size (``max={"L": 16000}``); see :mod:`graphcheck.report.deploy`."""
+        from graphcheck.report.deploy import Bounds, plan
+
+        return plan(self, Bounds(dict(min or {}), dict(max or {}), dict(opt or {})))
+
+    def emit(
+        self,
+        kind: str,
+        *,
+        min: Mapping[str, int] | None = None,
+        max: Mapping[str, int] | None = None,
+        opt: Mapping[str, int] | None = None,
+    ) -> str:
+        """A deployment artifact as text: ``"trtexec"``, ``"tensorrt-json"``, ``"triton"``,
+        ``"torch-dynamic-shapes"`` or ``"mlflow-signature"`` (``graphcheck check --emit KIND``)."""
+        from graphcheck.render.deploy import render_emit
+
+        return render_emit(self.deploy_plan(min=min, max=max, opt=opt), kind)
 
     def __str__(self) -> str:
         """The text of ``graphcheck check``."""

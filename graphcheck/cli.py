@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +19,7 @@ from graphcheck.errors import GraphcheckError, UsageError
 
 if TYPE_CHECKING:
     from graphcheck.api import Report
+    from graphcheck.gate.artifacts import Declaration
 from graphcheck.version import __version__
 
 app = typer.Typer(
@@ -56,6 +57,24 @@ AtOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+EMIT_KINDS = ("trtexec", "tensorrt-json", "triton", "torch-dynamic-shapes", "mlflow-signature")
+EmitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--emit",
+        help=f"Print a deployment artifact from the proven set: {', '.join(EMIT_KINDS)}.",
+        metavar="KIND",
+    ),
+]
+
+
+def _bound_opt(flag: str, what: str) -> Any:
+    return typer.Option(flag, help=f"With --emit: {what} for a size, e.g. L=16000. Repeatable.", metavar="NAME=INT")
+
+
+MinOpt = Annotated[list[str] | None, _bound_opt("--min", "the smallest size wanted")]
+MaxOpt = Annotated[list[str] | None, _bound_opt("--max", "the largest size wanted")]
+OptOpt = Annotated[list[str] | None, _bound_opt("--opt", "the size to optimize for (TensorRT opt)")]
 
 
 def _progress(done: int, total: int) -> None:
@@ -75,14 +94,14 @@ def _load_report(model: str, dim: list[str] | None) -> Report:
     return Report(analyze(graph, dims, progress=_progress), model)
 
 
-def _sizes(at: list[str] | None) -> dict[str, int]:
+def _sizes(at: list[str] | None, flag: str = "--at") -> dict[str, int]:
     from graphcheck.infer.engine import parse_dims
 
     parsed = parse_dims(at or [])
     out: dict[str, int] = {}
     for k, v in parsed.items():
         if not isinstance(v, int):
-            raise UsageError(f"--at {k}={v}: the size must be an integer")
+            raise UsageError(f"{flag} {k}={v}: the size must be an integer")
         out[k] = v
     return out
 
@@ -98,16 +117,36 @@ def check(
     at: AtOpt = None,
     format: FormatOpt = Format.text,
     all: Annotated[bool, typer.Option("--all", help="Show every finding in text output.")] = False,
+    emit: EmitOpt = None,
+    min: MinOpt = None,
+    max: MaxOpt = None,
+    opt: OptOpt = None,
 ) -> None:
     """Report the exact set of valid input sizes, and every condition that limits it."""
+    if emit is not None and emit not in EMIT_KINDS:
+        raise UsageError(f"--emit {emit!r}: expected one of {', '.join(EMIT_KINDS)}")
+    if emit is None and (min or max or opt):
+        raise UsageError("--min, --max and --opt bound the boxes of --emit KIND; give --emit too")
     report = _load_report(model, dim)
     sizes = _sizes(at)
     ev = report.at(sizes) if at else None
     fixes = report.fixes(sizes) if ev is not None and ev.ok is False else []
+    plan = None
+    if emit is not None:
+        plan = report.deploy_plan(min=_sizes(min, "--min"), max=_sizes(max, "--max"), opt=_sizes(opt, "--opt"))
     if format is Format.json:
         from graphcheck.render.json import report_dict
 
-        _emit(json.dumps(report_dict(report, ev, fixes), indent=2))
+        payload = report_dict(report, ev, fixes)
+        if plan is not None and emit is not None:
+            from graphcheck.render.deploy import deploy_dict
+
+            payload["deploy"] = deploy_dict(plan, emit)
+        _emit(json.dumps(payload, indent=2))
+    elif plan is not None and emit is not None:
+        from graphcheck.render.deploy import render_emit
+
+        _emit(render_emit(plan, emit))
     else:
         from graphcheck.render.text import render_check
 
@@ -176,6 +215,15 @@ def gate(
     promote: Annotated[
         str | None, typer.Option("--promote", help="Move this MLflow alias to the model version when the gate passes.")
     ] = None,
+    against: Annotated[
+        str | None,
+        typer.Option(
+            "--against",
+            help="Check the sizes a serving artifact declares: config.pbtxt, a TensorRT profile .json, trtexec "
+            "flags, an MLmodel file or directory; with models:/ URIs, 'signature' (the version's MLflow signature).",
+            metavar="FILE",
+        ),
+    ] = None,
 ) -> None:
     """Exit 0 when every required size is proven valid, 1 when one fails, 2 on error or unknown."""
     from graphcheck.gate.decision import expand_models
@@ -184,6 +232,13 @@ def gate(
 
     for r in require or []:
         parse_requirement(r)  # a malformed requirement is a usage error before any work
+    declared = None
+    if against is not None and against != "signature":
+        from graphcheck.gate.artifacts import read_declaration
+
+        declared = read_declaration(against)  # a malformed artifact is one line, exit 2, before any work
+    elif against == "signature" and not all(m.startswith("models:/") for m in models):
+        raise UsageError("--against signature reads a registered model's MLflow signature: give models:/NAME/VERSION")
     if policy is not None:
         from graphcheck.gate.policy import load_policy
 
@@ -191,7 +246,9 @@ def gate(
     paths = expand_models(models)
     if not paths:
         raise UsageError(f"no models found in {' '.join(models)}")
-    results = _run_gate(paths, require or [], dim or [], policy, allow_unknown or None, jobs, tracking_uri, promote)
+    results = _run_gate(
+        paths, require or [], dim or [], policy, allow_unknown or None, jobs, tracking_uri, promote, declared, against
+    )
     _emit_gate(results, format)
     raise typer.Exit(batch_exit_code(results))
 
@@ -205,22 +262,37 @@ def _run_gate(
     jobs: int,
     tracking_uri: str | None,
     promote: str | None,
+    declared: Declaration | None = None,
+    against: str | None = None,
 ) -> list[dict[str, object]]:
+    from functools import partial
+
     from graphcheck.gate.decision import gate_path
+    from graphcheck.gate.declared import declared_check
+
+    check = partial(declared_check, declared) if declared is not None else None
+
+    def registered(path: str, local: str) -> dict[str, object]:
+        own = check
+        if against == "signature":
+            from graphcheck.gate.artifacts import read_declaration
+
+            mlmodel = os.path.join(os.path.dirname(local), "MLmodel")
+            if not os.path.isfile(mlmodel):
+                raise UsageError(f"{path}: no MLmodel among the version's artifacts: it has no MLflow signature")
+            own = partial(declared_check, read_declaration(mlmodel))
+        return gate_path(
+            local, require, dims, policy_path=policy, allow_unknown=allow_unknown, display_name=path, declared=own
+        )
 
     def one(path: str) -> dict[str, object]:
         if path.startswith("models:/"):
             from graphcheck.gate.mlflow_registry import gate_registered
 
             return gate_registered(
-                path,
-                tracking_uri,
-                lambda local: gate_path(
-                    local, require, dims, policy_path=policy, allow_unknown=allow_unknown, display_name=path
-                ),
-                promote,
+                path, tracking_uri, partial(registered, path), promote, with_mlmodel=against == "signature"
             )
-        return gate_path(path, require, dims, policy_path=policy, allow_unknown=allow_unknown)
+        return gate_path(path, require, dims, policy_path=policy, allow_unknown=allow_unknown, declared=check)
 
     if promote is not None and not all(p.startswith("models:/") for p in paths):
         raise UsageError("--promote works with registered models (models:/NAME/VERSION)")
@@ -233,7 +305,10 @@ def _run_gate(
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futs = {
-                pool.submit(worker, p, require, dims, policy_path=policy, allow_unknown=allow_unknown): p for p in paths
+                pool.submit(
+                    worker, p, require, dims, policy_path=policy, allow_unknown=allow_unknown, declared=check
+                ): p
+                for p in paths
             }
             done: dict[str, dict[str, object]] = {}
             for i, fut in enumerate(as_completed(futs), 1):

@@ -8,7 +8,7 @@ many (a bounded requirement). What cannot be decided is "unknown" (exit 2 unless
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -22,9 +22,10 @@ from graphcheck.symbolic.intset import IntSet
 from graphcheck.symbolic.solve import Part, UniPart
 
 MAX_COMBINATIONS = 200_000
+DeclaredCheck = Callable[[Report], tuple[list["SpecOutcome"], list[str]]]
 SEVERITY_RANK = {"never": 99, "error": 3, "warning": 2, "info": 1, "note": 1}
 
-__all__ = ["GateResult", "SpecOutcome", "run_gate", "MAX_COMBINATIONS"]
+__all__ = ["GateResult", "SpecOutcome", "run_gate", "check_spec", "failure_at", "first_failure", "MAX_COMBINATIONS"]
 
 
 @dataclass
@@ -52,6 +53,7 @@ class GateResult:
     report: Report | None = None
     error: str = ""
     note: str = ""
+    warnings: list[str] = field(default_factory=list)  # declared artifacts: what they leave unchecked or too narrow
 
     @property
     def exit_code(self) -> int:
@@ -184,6 +186,25 @@ def _check_spec(report: Report, spec: SizeSpec, with_fixes: bool = True) -> Spec
     return SpecOutcome(spec, "pass")
 
 
+def check_spec(report: Report, spec: SizeSpec) -> SpecOutcome:
+    """One requirement decided exactly (no fix search): pass, fail with the smallest failing sizes
+    and the first failing node, or unknown."""
+    try:
+        return _check_spec(report, spec, with_fixes=False)
+    except UsageError as exc:
+        return SpecOutcome(spec, "unknown", reason=str(exc))
+
+
+def failure_at(report: Report, point: Mapping[str, int]) -> dict[str, str]:
+    """Where the model first fails at these sizes: ``where``, ``detail``, ``code``, ``node``, ``op``, ``layer``."""
+    return _smallest_failure(report, point)
+
+
+def first_failure(report: Report, partial: Mapping[str, int]) -> str:
+    """Where the model first fails at these sizes (the others at their smallest valid values)."""
+    return _smallest_failure(report, _complete_point(report, partial)).get("where", "")
+
+
 def _fixes(report: Report, spec: SizeSpec, point: Mapping[str, int]) -> list[Fix]:
     """Changes to the first failing layers under which the model meets the whole requirement."""
     from graphcheck.report.fixes import suggest_fixes
@@ -227,6 +248,7 @@ def run_gate(
     allow_unknown: bool = False,
     fail_on: str = "never",
     severity: Mapping[str, str] | None = None,
+    declared: DeclaredCheck | None = None,
 ) -> GateResult:
     """Decide the gate for one analysed model.
 
@@ -248,6 +270,10 @@ def run_gate(
             continue
         if SEVERITY_RANK.get(sev, 0) >= threshold:
             result.blocking.append(d)
+    if declared is not None:  # the sizes a serving artifact declares (graphcheck.gate.declared)
+        outcomes, warnings = declared(report)
+        result.outcomes.extend(outcomes)
+        result.warnings.extend(warnings)
     if any(o.status == "fail" for o in result.outcomes) or result.blocking:
         result.status = "fail"
     elif any(o.status == "unknown" for o in result.outcomes) or not report.complete:
@@ -295,6 +321,7 @@ def result_dict(result: GateResult) -> dict[str, object]:
         ],
         "blocking": [d.to_dict() for d in result.blocking],
         "diagnostics": [d.to_dict() for d in rep.diagnostics] if rep is not None else [],
+        "warnings": list(result.warnings),
     }
 
 
@@ -306,6 +333,7 @@ def gate_path(
     policy_path: str | None = None,
     allow_unknown: bool | None = None,
     display_name: str | None = None,
+    declared: DeclaredCheck | None = None,
 ) -> dict[str, object]:
     """Gate one model file with the policy's settings for it plus the given ones; never raises."""
     from graphcheck.api import check
@@ -321,7 +349,9 @@ def gate_path(
         report = check(model, [*settings.dims, *dims])
         report.name = name
         allow = settings.allow_unknown if allow_unknown is None else allow_unknown
-        result = run_gate(report, specs, allow_unknown=allow, fail_on=settings.fail_on, severity=settings.severity)
+        result = run_gate(
+            report, specs, allow_unknown=allow, fail_on=settings.fail_on, severity=settings.severity, declared=declared
+        )
         return result_dict(result)
     except GraphcheckError as exc:
         return {

@@ -39,8 +39,11 @@ def gate_registered(
     tracking_uri: str | None,
     run: Callable[[str], dict[str, object]],
     promote: str | None = None,
+    with_mlmodel: bool = False,
 ) -> dict[str, object]:
-    """Gate a registered model version; record the verdict on it; move ``promote`` only on a pass. Never raises."""
+    """Gate a registered model version; record the verdict on it; move ``promote`` only on a pass. Never raises.
+
+    ``with_mlmodel``: the version's ``MLmodel`` file (its signature) is downloaded beside the ONNX file."""
     registry: dict[str, object] = {"tracking_uri": tracking_uri}
     try:
         name, version, alias = _parse_uri(uri)
@@ -56,7 +59,7 @@ def gate_registered(
         registry["tracking_uri"] = turi
         with _fail_fast(turi):
             try:
-                return _gate(uri, turi, name, version, alias, run, promote, registry)
+                return _gate(uri, turi, name, version, alias, run, promote, registry, with_mlmodel)
             except _Fail:
                 raise
             except Exception as exc:  # MLflow's, requests', boto's ...: one line, never a traceback
@@ -74,6 +77,7 @@ def _gate(
     run: Callable[[str], dict[str, object]],
     promote: str | None,
     registry: dict[str, object],
+    with_mlmodel: bool = False,
 ) -> dict[str, object]:
     from mlflow import MlflowClient
 
@@ -86,7 +90,7 @@ def _gate(
     registry.update(name=name, version=version, alias=alias)
     source = client.get_model_version_download_uri(name, version)
     with tempfile.TemporaryDirectory(prefix="graphcheck-mlflow-") as tmp:
-        artifact, local = _download_onnx(source, turi, tmp, f"{name} version {version}")
+        artifact, local = _download_onnx(source, turi, tmp, f"{name} version {version}", with_mlmodel)
         registry["artifact"] = artifact
         result = dict(run(local))
     result["registry"] = registry
@@ -155,8 +159,9 @@ def _tracking_uri(given: str | None) -> str:
     return turi
 
 
-def _download_onnx(source: str, turi: str, dst: str, what: str) -> tuple[str, str]:
-    """(the ONNX file's path among the version's artifacts, its local copy)."""
+def _download_onnx(source: str, turi: str, dst: str, what: str, with_mlmodel: bool = False) -> tuple[str, str]:
+    """(the ONNX file's path among the version's artifacts, its local copy); with ``with_mlmodel`` the
+    ``MLmodel`` file beside it is downloaded too, when there is one."""
     repo = _repository(source, turi)
     files = _list_files(repo)
     if files:
@@ -171,6 +176,9 @@ def _download_onnx(source: str, turi: str, dst: str, what: str) -> tuple[str, st
         else:
             raise _Fail(f"{what}: several ONNX files among its artifacts ({', '.join(onnx_files[:6])}); register one")
         local = repo.download_artifacts(chosen, dst_path=dst)
+        mlmodel = posixpath.join(posixpath.dirname(chosen), "MLmodel")
+        if with_mlmodel and mlmodel in files:
+            repo.download_artifacts(mlmodel, dst_path=dst)
     elif source.rstrip("/").lower().endswith(".onnx"):  # the version's source is the file itself
         parent, chosen = posixpath.split(source.rstrip("/"))
         local = _repository(parent, turi).download_artifacts(chosen, dst_path=dst)

@@ -307,6 +307,11 @@ class Walk:
         seen, base_conds, cond_limit = self.seen, self.base_conds, self.cond_limit
         kept: list[Requirement] = []
         for r0 in step.requirements:
+            if r0.covers:  # the sizes a node is followed for: never merged with a condition
+                r = self._known(r0)
+                if r is not None:
+                    kept.append(r)
+                continue
             if r0.cond in seen:
                 continue
             r = self._known(r0)

@@ -90,6 +90,9 @@ class Requirement:
     formula_src: str | Callable[[], str] = ""  # text, or a function making it (formatting is done lazily)
     value: Expr | None = None  # the size whose ">= 1" this is, when it is one
     fix: str = ""
+    # True: not a condition the model imposes but the sizes the analysis covers (GC110): outside
+    # them the answer is unknown, not a failure
+    covers: bool = False
 
     @property
     def formula(self) -> str:

@@ -214,6 +214,15 @@ class OpContext:
             Requirement(cond, code, self.node.name, self.node.op_type, self.order, what, formula, value, fix)
         )
 
+    def covers(self, cond: Cond, what: str, formula: str | Callable[[], str] = "") -> None:
+        """Follow the node only where ``cond`` holds: the sizes outside are unknown (GC110), neither
+        valid nor invalid, and the rule's outputs need only be right inside."""
+        if cond == TRUE:
+            return
+        self.requirements.append(
+            Requirement(cond, "GC110", self.node.name, self.node.op_type, self.order, what, formula, covers=True)
+        )
+
     def note(self, code: str, message: str) -> None:
         self.notes.append(Note(code, self.node.name, self.node.op_type, self.order, message))
 

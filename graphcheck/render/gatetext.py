@@ -21,7 +21,10 @@ def render_gate(result: Mapping[str, Any]) -> str:
         elif o["status"] == "unknown":
             lines.append(f"  unknown  {o['requirement']}: {o['reason']}")
         else:
-            lines.append(f"  FAILS    {o['requirement']}: fails for {o['failing']}")
+            if o["smallest_failing"]:
+                lines.append(f"  FAILS    {o['requirement']}: fails for {o['failing']}")
+            else:  # not a size (a declared input the model lacks, a wrong rank or type): the reason itself
+                lines.append(f"  FAILS    {o['requirement']}: {o['failing']}")
             smallest = ", ".join(f"{k}={v}" for k, v in o["smallest_failing"].items())
             if smallest:
                 lines.append(f"           smallest failing: {smallest}")
@@ -32,6 +35,8 @@ def render_gate(result: Mapping[str, Any]) -> str:
             if o.get("fixes"):
                 lines.append("           fixes (each verified: the changed model meets the whole requirement):")
                 lines.extend(f"             - {f['text']}" for f in o["fixes"])
+    for w in result.get("warnings") or []:
+        lines.append(f"  warning  {w}")
     for d in result["blocking"]:
         lines.append(f"  blocks   {d['code']} {d['name']}: {d['message']}")
     if status == "unknown" and not any(o["status"] == "unknown" for o in result["requirements"]):

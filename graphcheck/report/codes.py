@@ -206,6 +206,18 @@ _CODES = [
         "Fix: none needed; pass exporter=... to choose one.",
     ),
     Code(
+        "GC110",
+        "partial-analysis",
+        "warning",
+        "The analysis is proven for part of the sizes only; for the others it is unknown.",
+        "A node whose meaning depends on the sizes in a way graphcheck decides for most sizes but\n"
+        "not all (a Reshape target entry that would be -1, switching to inference, only at some\n"
+        "sizes; indices known only to lie in a range that fits the table only at some sizes) is\n"
+        "followed where it is decided. The valid set stated is proven; the sizes outside the part\n"
+        "covered are neither claimed valid nor invalid, and the finding names the node and them.\n"
+        "Fix: none needed in the model; check the uncovered sizes in a runtime if they matter.",
+    ),
+    Code(
         "GC111",
         "runtime-refusal",
         "error",

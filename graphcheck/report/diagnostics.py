@@ -67,6 +67,13 @@ def requirement_set(r: Requirement, cache: dict[Cond, IntSet]) -> tuple[Sym, Int
         return None
 
 
+def coverage_diagnostic(r: Requirement, left: str) -> Diagnostic:
+    """A node followed for part of the sizes only (GC110): which sizes stay unknown, and why."""
+    why = f": {r.formula}" if r.formula else ""
+    msg = f"{r.what}{why}  decided only for other sizes; unknown for {left}"
+    return _diag(r.code, r.node, r.op, r.order, msg, what=r.what, formula=r.formula, fails_for=left)
+
+
 def requirement_diagnostic(r: Requirement, cache: dict[Cond, IntSet]) -> Diagnostic | None:
     """A finding for a condition that fails for some sizes; None when it always holds."""
     syms = tuple(sorted(s.name for s in r.cond.symbols()))

@@ -81,11 +81,14 @@ def verdict(analysis: Analysis, env: Mapping[Sym, int]) -> bool | None:
     not decided (a condition on a value the analysis could not know, or an incomplete analysis),
     True otherwise. What :func:`evaluate` says in ``ok``, without evaluating every node's shapes."""
     undecided = False
-    for r in analysis.requirements:
+    for r in analysis.requirements:  # in walk order
         if not r.decidable:
             undecided = True
         elif not r.cond.holds(env):
-            return False
+            if not r.covers:
+                return False
+            # outside the sizes a node was followed for: what comes after it does not hold here
+            return None
     return None if undecided or not analysis.complete else True
 
 
@@ -97,11 +100,16 @@ def evaluate(analysis: Analysis, env: Mapping[Sym, int], names: Mapping[Sym, str
     failures: list[Requirement] = []
     undecided: list[Requirement] = []
     by_order: dict[int, list[Requirement]] = {}
-    for r in analysis.requirements:
-        if not r.decidable:
+    beyond = False  # past a node followed for other sizes only: nothing after it is decided here
+    for r in analysis.requirements:  # in walk order
+        if not r.decidable or beyond:
             undecided.append(r)
             continue
         if not r.cond.holds(env):
+            if r.covers:
+                undecided.append(r)
+                beyond = True
+                continue
             failures.append(r)
             by_order.setdefault(r.order, []).append(r)
     failures.sort(key=lambda r: r.order)

@@ -129,7 +129,9 @@ class _Trial:
     def first_failure(self) -> Requirement | None:
         """The model's first condition that fails at the sizes (what ``report.at(sizes)`` would
         name), found without evaluating every node's shapes."""
-        failing = [r for r in self.report.analysis.requirements if r.decidable and not r.cond.holds(self.env)]
+        failing = [
+            r for r in self.report.analysis.requirements if r.decidable and not r.covers and not r.cond.holds(self.env)
+        ]
         return min(failing, key=lambda r: r.order, default=None)
 
     def _trials_for(self, semantics: str) -> Trials:

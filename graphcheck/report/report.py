@@ -6,14 +6,15 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from graphcheck.errors import UsageError
+from graphcheck.errors import TooComplex, UsageError
 from graphcheck.infer.engine import INCOMPLETE_CODES, Analysis, analyze
-from graphcheck.infer.facts import Note
+from graphcheck.infer.facts import Note, Requirement
 from graphcheck.infer.resume import with_semantics
 from graphcheck.model.layers import FrameworkInfo, LayerMap, layer_map
 from graphcheck.report.diagnostics import (
     Diagnostic,
     conflict_diagnostic,
+    coverage_diagnostic,
     deviation_diagnostics,
     exporter_range_diagnostics,
     incomplete_diagnostics,
@@ -26,6 +27,7 @@ from graphcheck.symbolic.cond import Cond
 from graphcheck.symbolic.expr import Sym
 from graphcheck.symbolic.intset import MAXDIM, IntSet
 from graphcheck.symbolic.solve import Solution, solve
+from graphcheck.symbolic.usolve import cond_set
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,51 @@ class Report:
     # -- the answer --------------------------------------------------------
     @functools.cached_property
     def solution(self) -> Solution:
-        conds = [r.cond for r in self.analysis.requirements if r.decidable]
+        """The valid set: proven when the analysis is complete (within the sizes it covers, see
+        ``uncovered``); otherwise what every size must meet (necessary, not sufficient)."""
+        conds = [r.cond for r in self.analysis.requirements if r.decidable and (self.followed or not r.covers)]
         return solve(conds, self.analysis.symbols, self._cache)
+
+    @property
+    def followed(self) -> bool:
+        """Every node was followed (for some sizes at least) and every condition is decidable."""
+        return self.analysis.complete and all(r.decidable for r in self.analysis.requirements)
+
+    @functools.cached_property
+    def necessary(self) -> Solution:
+        """What every valid size meets: the model's conditions up to the first node followed for
+        part of the sizes only (what comes after holds only within its part)."""
+        conds: list[Cond] = []
+        for r in self.analysis.requirements:  # in walk order: past a partly followed node, nothing is sure
+            if r.covers and r.decidable:
+                break
+            if r.decidable:
+                conds.append(r.cond)
+        return solve(conds, self.analysis.symbols, self._cache)
+
+    @functools.cached_property
+    def uncovered(self) -> list[tuple[Requirement, str]]:
+        """Nodes followed only for part of the sizes (GC110) that leave some size meeting every
+        condition undecided, each with those sizes in words."""
+        out: list[tuple[Requirement, str]] = []
+        for r in self.analysis.requirements:
+            if not r.covers or not r.decidable:
+                continue
+            syms = r.cond.symbols()
+            if len(syms) == 1:
+                (x,) = syms
+                need = self.necessary.for_symbol(x)
+                try:
+                    outside = cond_set(r.cond, x, self._cache).complement()
+                except TooComplex:
+                    outside = None
+                if need is not None and outside is not None:
+                    left = need & outside
+                    if not left.is_empty():
+                        out.append((r, left.describe(x.name)))
+                    continue
+            out.append((r, f"the sizes where {r.cond} fails"))
+        return out
 
     @property
     def symbols(self) -> list[str]:
@@ -74,8 +119,8 @@ class Report:
 
     @property
     def complete(self) -> bool:
-        """True when every node was followed and every condition is decidable from sizes."""
-        return self.analysis.complete and all(r.decidable for r in self.analysis.requirements)
+        """True when every node was followed for every size and every condition is decidable."""
+        return self.followed and not self.uncovered
 
     @property
     def exact(self) -> bool:
@@ -85,26 +130,32 @@ class Report:
     @property
     def valid(self) -> str:
         text = self.solution.describe()
-        if not self.complete:
-            stop = self.first_unknown
-            where = f" past {stop.node} ({stop.op})" if stop is not None else ""
-            text += f"   [necessary only: the analysis is incomplete{where}; no size is claimed valid]"
-        return text
+        if self.complete:
+            return text
+        if self.followed:
+            r, left = self.uncovered[0]
+            return text + f"   [proven; unknown for {left}, past {r.node} ({r.op}): {r.what}]"
+        stop = self.first_unknown
+        where = f" past {stop.node} ({stop.op})" if stop is not None else ""
+        return text + f"   [necessary only: the analysis is incomplete{where}; no size is claimed valid]"
 
     @property
     def first_unknown(self) -> Note | None:
-        """The first node the analysis could not follow."""
+        """The first node the analysis could not follow (for all sizes, or for some: GC110)."""
         for n in sorted(self.analysis.notes, key=lambda n: n.order):
             if n.code in INCOMPLETE_CODES:
                 return n
+        if self.uncovered:
+            r, left = self.uncovered[0]
+            return Note("GC110", r.node, r.op, r.order, f"{r.what}: not followed for {left}")
         return None
 
     @property
     def any_valid(self) -> bool | None:
         """False when no size at all can work; None when that is not decided."""
-        if self.solution.is_empty():
+        if self.necessary.is_empty():
             return False
-        return True if self.complete else None
+        return True if self.complete or (self.followed and not self.solution.is_empty()) else None
 
     def smallest(self) -> dict[str, int] | None:
         m = self.solution.smallest()
@@ -187,13 +238,15 @@ class Report:
     def diagnostics(self) -> list[Diagnostic]:
         out: list[Diagnostic] = []
         for r in self.analysis.requirements:
-            if not r.decidable:
+            if not r.decidable or r.covers:
                 continue
             d = requirement_diagnostic(r, self._cache)
             if d is not None:
                 out.append(d)
+        if self.followed:
+            out.extend(coverage_diagnostic(r, left) for r, left in self.uncovered)
         declared = set(self.analysis.symbols) - set(self.analysis.user_symbols)
-        out.extend(pinned_diagnostics(self.analysis, self.solution, self._cache, declared))
+        out.extend(pinned_diagnostics(self.analysis, self.necessary, self._cache, declared))
         if self.solution.is_empty():
             out.append(conflict_diagnostic(self.analysis, self._cache))
         out.extend(incomplete_diagnostics(self.solution))

@@ -37,7 +37,9 @@ __all__ = ["Assumptions", "NOTHING", "Box", "bounds", "lower"]
 
 Bound = int | None
 _DECIDED_LIMIT = 1 << 16  # decisions remembered per Assumptions object
-Box = tuple[tuple[Sym, int, int], ...]  # (size, lowest, highest) for the sizes known more narrowly than [1, MAXDIM]
+# (size or compound atom, lowest, highest): the sizes known more narrowly than [1, MAXDIM], and
+# floors / min/max whose own bounds conditions between sizes give (``floor(h*w / 8) >= 1``)
+Box = tuple[tuple[Atom, Bound, Bound], ...]
 
 
 # -- interval bounds over a box ----------------------------------------------------------------------------------
@@ -50,6 +52,17 @@ def _sym_range(s: Sym, box: Box) -> tuple[Bound, Bound]:
         if t == s:
             return lo, hi
     return 1, None
+
+
+def _known_range(a: Atom, box: Box, lo: Bound, hi: Bound) -> tuple[Bound, Bound]:
+    """``(lo, hi)`` narrowed by what the box says of the compound atom ``a``."""
+    for t, klo, khi in box:
+        if t == a:
+            if klo is not None:
+                lo = klo if lo is None else max(lo, klo)
+            if khi is not None:
+                hi = khi if hi is None else min(hi, khi)
+    return lo, hi
 
 
 def _mul(a: tuple[Bound, Bound], b: tuple[Bound, Bound]) -> tuple[Bound, Bound]:
@@ -74,16 +87,20 @@ def _atom_range(a: Atom, box: Box) -> tuple[Bound, Bound]:
         return _sym_range(a, box)
     if isinstance(a, Floor):
         lo, hi = bounds(a.num, box)
-        return (None if lo is None else lo // a.den, None if hi is None else hi // a.den)
+        return _known_range(a, box, None if lo is None else lo // a.den, None if hi is None else hi // a.den)
     if isinstance(a, MinMax):
         bs = [bounds(x, box) for x in a.args]
         los = [b[0] for b in bs]
         his = [b[1] for b in bs]
         if a.is_max:
             known_lo = [v for v in los if v is not None]
-            return (max(known_lo) if known_lo else None, None if None in his else max(h for h in his if h is not None))
-        known_hi = [v for v in his if v is not None]
-        return (None if None in los else min(v for v in los if v is not None), min(known_hi) if known_hi else None)
+            mlo = max(known_lo) if known_lo else None
+            mhi = None if None in his else max(h for h in his if h is not None)
+        else:
+            known_hi = [v for v in his if v is not None]
+            mlo = None if None in los else min(v for v in los if v is not None)
+            mhi = min(known_hi) if known_hi else None
+        return _known_range(a, box, mlo, mhi)
     return None, None
 
 
@@ -165,30 +182,40 @@ class Assumptions:
     ``cache`` (shared, optional) maps a one-size condition to its solution set.
     """
 
-    __slots__ = ("sets", "box", "_hash", "_decided")
+    __slots__ = ("sets", "atoms", "box", "_hash", "_decided")
 
-    def __init__(self, sets: Mapping[Sym, IntSet] | None = None) -> None:
+    def __init__(
+        self, sets: Mapping[Sym, IntSet] | None = None, atoms: Mapping[Atom, tuple[Bound, Bound]] | None = None
+    ) -> None:
         self.sets: dict[Sym, IntSet] = dict(sets or {})
-        box: list[tuple[Sym, int, int]] = []
+        self.atoms: dict[Atom, tuple[Bound, Bound]] = dict(atoms or {})
+        box: list[tuple[Atom, Bound, Bound]] = []
         for s, v in sorted(self.sets.items(), key=lambda kv: kv[0].key):
             lo, hi = v.min(), v.max()
             if lo is None or hi is None:  # empty: nothing is valid, every question is moot
                 lo, hi = 1, 0
             box.append((s, lo, hi))
+        for a, (lo2, hi2) in sorted(self.atoms.items(), key=lambda kv: kv[0].key):
+            box.append((a, lo2, hi2))
         self.box: Box = tuple(box)
         self._hash = hash(self.box)
         self._decided: dict[Cond, bool | None] = {}
 
     def __eq__(self, other: object) -> bool:
         return self is other or (
-            isinstance(other, Assumptions) and self._hash == other._hash and self.sets == other.sets
+            isinstance(other, Assumptions)
+            and self._hash == other._hash
+            and self.sets == other.sets
+            and self.atoms == other.atoms
         )
 
     def __hash__(self) -> int:
         return self._hash
 
     def __repr__(self) -> str:
-        return "Assumptions(" + "; ".join(v.describe(s.name) for s, v in self.sets.items()) + ")"
+        texts = [v.describe(s.name) for s, v in self.sets.items()]
+        texts += [f"{lo} <= {Expr._atom(a)} <= {hi}" for a, (lo, hi) in self.atoms.items()]
+        return "Assumptions(" + "; ".join(texts) + ")"
 
     @property
     def empty(self) -> bool:
@@ -208,7 +235,7 @@ class Assumptions:
             return out
         syms = cond.symbols()
         if len(syms) != 1:
-            return self
+            return self._atom_bound(cond)
         (s,) = syms
         if s.opaque:
             return self
@@ -218,7 +245,28 @@ class Assumptions:
             return self
         if new == self.known(s):
             return self
-        return Assumptions({**self.sets, s: new})
+        return Assumptions({**self.sets, s: new}, self.atoms)
+
+    def _atom_bound(self, cond: Cond) -> Assumptions:
+        """A bound on one floor or min/max of several sizes (``c*A + k >= 0``), kept for what follows."""
+        if not isinstance(cond, Ge) or len(cond.expr.terms) > 2 or cond.has_opaque():
+            return self
+        e = cond.expr
+        k = e.constant_term
+        (m, c), *_ = [(m, c) for m, c in e.terms if m] or [((), 0)]
+        if len(m) != 1 or isinstance(m[0], Sym) or c == 0:
+            return self
+        a = m[0]
+        lo, hi = self.atoms.get(a, (None, None))
+        if c > 0:  # a >= ceil(-k/c)
+            new = -((k) // c)
+            lo = new if lo is None else max(lo, new)
+        else:  # a <= floor(k/-c)
+            new = k // -c
+            hi = new if hi is None else min(hi, new)
+        if (lo, hi) == self.atoms.get(a, (None, None)):
+            return self
+        return Assumptions(self.sets, {**self.atoms, a: (lo, hi)})
 
     # -- questions ---------------------------------------------------------------------------------------
     def decide(self, cond: Cond, cache: dict[Cond, IntSet] | None = None) -> bool | None:

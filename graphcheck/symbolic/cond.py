@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from math import gcd
 
-from graphcheck.symbolic.expr import Expr, ExprLike, Sym, as_expr, floordiv
+from graphcheck.symbolic.expr import Expr, ExprLike, Floor, MinMax, Sym, as_expr, floordiv
 
 __all__ = ["Cond", "Ge", "Eq", "AnyOf", "AllOf", "TRUE", "FALSE", "ge", "eq", "any_of", "all_of"]
 
@@ -134,10 +134,35 @@ class AllOf(Cond):
 
 def _rel(e: Expr, op: str) -> str:
     """Show ``e op 0`` as ``lhs op rhs`` with positive terms on the left; a product of two sizes
-    with their linear terms reads factored (``(h - 1)*(w - 1) = 36``) where that is shorter."""
+    with their linear terms reads factored (``(h - 1)*(w - 1) = 36``), a multiple as a residue
+    (``x % 8 == 0`` for ``x = 8*floor(x / 8)``), where that is shorter."""
     plain = _rel_plain(e, op)
-    fac = _factored(e, op)
-    return fac if fac is not None and len(fac) < len(plain) else plain
+    best = plain
+    for cand in (_factored(e, op), _residue(e, op)):
+        if cand is not None and len(cand) < len(best):
+            best = cand
+    return best
+
+
+def _residue(e: Expr, op: str) -> str | None:
+    """``x - d*floor(x / d) = 0`` read as ``x % d == 0``."""
+    if op != "=":
+        return None
+    for m, c in e.terms:
+        if len(m) == 1 and isinstance(m[0], Floor) and c == -m[0].den:
+            x = m[0].num
+            if e - Expr({m: c}) == x:
+                return f"{_paren(x)} % {m[0].den} == 0"
+        if len(m) == 1 and isinstance(m[0], Floor) and c == m[0].den:
+            x = m[0].num
+            if e - Expr({m: c}) == -x:
+                return f"{_paren(x)} % {m[0].den} == 0"
+    return None
+
+
+def _paren(x: Expr) -> str:
+    text = str(x)
+    return text if len(x.terms) == 1 and x.terms[0][1] > 0 else f"({text})"
 
 
 def _factored(e: Expr, op: str) -> str | None:
@@ -188,13 +213,44 @@ def _content(e: Expr) -> int:
     return g
 
 
+def _size_factor(e: Expr) -> Expr | None:
+    """An input size that multiplies every term of ``e`` (no constant term)."""
+    common: set[Sym] | None = None
+    for m, _ in e.terms:
+        here = {a for a in m if isinstance(a, Sym) and not a.opaque}
+        common = here if common is None else common & here
+        if not common:
+            return None
+    if not common:
+        return None
+    return Expr({(min(common, key=lambda s: s.key),): 1})
+
+
 def _ge0(e: Expr) -> Cond:
     if e.is_const:
         return TRUE if e.value >= 0 else FALSE
     g = _content(e)
     if g > 1:  # g*x + c >= 0  <=>  x + floor(c/g) >= 0
         e = floordiv(e, g)
+    k = e.constant_term
+    if k in (0, -1):  # s*y >= 1 <=> y >= 1 and s*y >= 0 <=> y >= 0, for a size s >= 1 and integer y
+        s = _size_factor(e - k)
+        if s is not None:
+            y = (e - k).exact_div(s)
+            if y is not None:
+                return _ge0(y + k)
     return Ge(e)
+
+
+def _pinned_minmax(e: Expr) -> Cond | None:
+    """``min(args) = a`` (``a`` one of the args) is ``a <= every other arg``; likewise max."""
+    for m, c in e.terms:
+        if len(m) == 1 and isinstance(m[0], MinMax) and c in (1, -1):
+            mm = m[0]
+            other = (e - Expr({m: c})) * (-c)  # e = c*(M - other)
+            if any(other == a for a in mm.args) and not any(mm in mmm for mmm, _ in other.terms):
+                return all_of(ge(x - other) if not mm.is_max else ge(other - x) for x in mm.args if x != other)
+    return None
 
 
 def _eq0(e: Expr) -> Cond:
@@ -205,6 +261,9 @@ def _eq0(e: Expr) -> Cond:
         if e.constant_term % g:
             return FALSE
         e = Expr({m: c // g for m, c in e.terms})
+    pinned = _pinned_minmax(e)
+    if pinned is not None:
+        return pinned
     for m, c in e.terms:  # canonical sign: first non-constant coefficient positive
         if m:
             if c < 0:

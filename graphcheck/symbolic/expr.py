@@ -36,6 +36,8 @@ __all__ = [
     "emin",
     "emax",
     "product",
+    "indicator",
+    "minmax_atoms",
 ]
 
 ExprLike = Union["Expr", int]
@@ -919,11 +921,94 @@ def emax(*args: ExprLike) -> Expr:
     return _minmax(True, args)
 
 
+def indicator(x: Expr, lo: int, hi: int | None) -> Expr:
+    """1 where ``lo <= x <= hi`` (``hi`` None: no upper end), else 0, for integer ``x``:
+    ``min(1, max(0, x - lo + 1)) * min(1, max(0, hi - x + 1))``."""
+    out = emin(1, emax(0, x - lo + 1))
+    if hi is not None:
+        out = out * emin(1, emax(0, hi - x + 1))
+    return out
+
+
+def minmax_atoms(e: Expr) -> list[MinMax]:
+    """Every min/max atom in ``e``, floors' numerators and min/max arguments included."""
+    out: list[MinMax] = []
+    stack: list[Atom] = [a for m in e._d for a in m]
+    while stack:
+        a = stack.pop()
+        if isinstance(a, MinMax):
+            out.append(a)
+            stack.extend(y for x in a.args for m in x._d for y in m)
+        elif isinstance(a, Floor):
+            stack.extend(y for m in a.num._d for y in m)
+    return out
+
+
 def product(items: Iterable[ExprLike]) -> Expr:
     out = ONE
     for x in items:
         out = out * as_expr(x)
     return out
+
+
+def _own(m: Mono, s: Sym) -> tuple[Mono, Mono] | None:
+    """The atoms of ``m`` that depend on ``s`` alone, and the rest; None when an atom mixes sizes."""
+    mine: list[object] = []
+    rest: list[object] = []
+    for a in m:
+        syms = a.symbols()
+        if len(syms) > 1:
+            return None
+        (mine if s in syms else rest).append(a)
+    return tuple(mine), tuple(rest)  # type: ignore[arg-type]
+
+
+def _primitive(p: Expr) -> Expr:
+    g = 0
+    for _, c in p.terms:
+        g = gcd(g, c)
+    lead = next((c for m, c in p.terms if m), 1)
+    if lead < 0:
+        g = -g
+    return p.exact_div(g) or p if g not in (0, 1) else p
+
+
+def separate_factors(e: Expr) -> tuple[int, list[Expr]] | None:
+    """``(c, [f1, f2, ...])`` with ``e == c * f1 * f2 * ...``, each ``fi`` depending on one size,
+    when ``e`` (with no constant term) is such a product of at least two factors; else None.
+
+    For each size in turn, the part of the polynomial that size contributes to one term (its
+    coefficient polynomial there) is tried as a factor by exact long division: one division per
+    size, each bounded by :meth:`Expr.exact_div`'s own step budget."""
+    syms = sorted(e.symbols(), key=lambda s: s.key)
+    if len(syms) < 2 or e.constant_term:
+        return None
+    factors: list[Expr] = []
+    rest = e
+    for s in syms:
+        if s not in rest.symbols():
+            continue
+        split = [_own(m, s) for m, _ in rest.terms]
+        if any(x is None for x in split):
+            return None
+        first_rest = split[0][1]  # type: ignore[index]
+        part: dict[Mono, int] = {}
+        for (_, c), sp in zip(rest.terms, split):
+            assert sp is not None
+            if sp[1] == first_rest:
+                part[sp[0]] = part.get(sp[0], 0) + c
+        p = _primitive(Expr(part))
+        if p.is_const or s not in p.symbols() or len(p.symbols()) != 1:
+            return None
+        q = rest.exact_div(p)
+        if q is None:
+            return None
+        factors.append(p)
+        rest = q
+    if not rest.is_const or len(factors) < 2:
+        return None
+    return rest.value, factors
+
 
 
 # -- how expressions are printed ------------------------------------------------------------
@@ -974,10 +1059,61 @@ def format_expr(e: Expr) -> str:
     """Render ``e``; a lone floor plus simple terms is shown folded (``floor((L - 7) / 2)``)."""
     raw = _format_terms(e)
     best = raw
-    for cand in (_folded(e), _merged(e)):
+    for cand in (_folded(e), _merged(e), _factored(e), _common(e)):
         if cand is not None and len(cand) < len(best):
             best = cand
     return best
+
+
+def _bare(text: str) -> bool:
+    """No sum or difference outside parentheses: safe as a factor without them."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and ch in "+-" and i > 0 and text[i - 1] == " ":
+            return False
+    return True
+
+
+def _as_factor(text: str) -> str:
+    return text if _bare(text) else f"({text})"
+
+
+def _common(e: Expr) -> str | None:
+    """A common integer factor taken out: ``4*floor((H + 12) / 16)`` for
+    ``4*floor(H / 4) - 4*floor(3*floor(H / 4) / 4)``."""
+    g = 0
+    for _, c in e.terms:
+        g = gcd(g, c)
+    if g <= 1 or len(e.terms) < 2:
+        return None
+    inner = e.exact_div(g)
+    return None if inner is None else f"{g}*{_as_factor(format_expr(inner))}"
+
+
+def _factored(e: Expr) -> str | None:
+    """A product of one-size factors shown as one (Swin's window count
+    ``B*floor((H + 12) / 16)*floor((W + 12) / 16)``, expanded a page long), plus its constant."""
+    if len(e.terms) < 3 or len(e.symbols()) < 2:
+        return None
+    k = e.constant_term
+    sep = separate_factors(e - k)
+    if sep is None:
+        return None
+    c, factors = sep
+    parts = []
+    for f in factors:  # each factor the shorter way round (its sign moved into the constant)
+        plain, turned = format_expr(f), format_expr(-f)
+        if len(turned) < len(plain) or (len(turned) == len(plain) and _leading_negative(f)):
+            plain, c = turned, -c
+        parts.append(_as_factor(plain))
+    text = "*".join(([str(abs(c))] if abs(c) != 1 else []) + parts)
+    if c < 0:
+        text = "-" + text
+    if k:
+        text += f" + {k}" if k > 0 else f" - {-k}"
+    return text
 
 
 def _merged(e: Expr) -> str | None:

@@ -4,74 +4,19 @@ Window attention and patch grids multiply per-axis counts: Swin's windows number
 ``B*ceil(h/4)*ceil(w/4)``, which the algebra keeps expanded as
 ``B*h*w - B*h*floor(3*w/4) - B*w*floor(3*h/4) + B*floor(3*h/4)*floor(3*w/4)``. Interval bounds
 lose the sign of such an expansion; its factors, each of one size, keep it. :func:`separate`
-finds them: for each size in turn, the part of the polynomial that size contributes to one term
-(its coefficient polynomial there) is tried as a factor by exact long division.
+(:func:`graphcheck.symbolic.expr.separate_factors`, beside the printer that also uses it) finds
+them; :func:`two_products` finds a count computed two ways.
 
 Budget: one long division per size (each bounded by :meth:`Expr.exact_div`'s own step budget).
 """
 
 from __future__ import annotations
 
-from math import gcd
-
-from graphcheck.symbolic.expr import Expr, Mono, Sym
+from graphcheck.symbolic.expr import Expr, Mono, Sym, separate_factors
 
 __all__ = ["separate", "two_products"]
 
-
-def _own(m: Mono, s: Sym) -> tuple[Mono, Mono] | None:
-    """The atoms of ``m`` that depend on ``s`` alone, and the rest; None when an atom mixes sizes."""
-    mine: list[object] = []
-    rest: list[object] = []
-    for a in m:
-        syms = a.symbols()
-        if len(syms) > 1:
-            return None
-        (mine if s in syms else rest).append(a)
-    return tuple(mine), tuple(rest)  # type: ignore[arg-type]
-
-
-def _primitive(p: Expr) -> Expr:
-    g = 0
-    for _, c in p.terms:
-        g = gcd(g, c)
-    lead = next((c for m, c in p.terms if m), 1)
-    if lead < 0:
-        g = -g
-    return p.exact_div(g) or p if g not in (0, 1) else p
-
-
-def separate(e: Expr) -> tuple[int, list[Expr]] | None:
-    """``(c, [f1, f2, ...])`` with ``e == c * f1 * f2 * ...``, each ``fi`` depending on one size,
-    when ``e`` (with no constant term) is such a product of at least two factors; else None."""
-    syms = sorted(e.symbols(), key=lambda s: s.key)
-    if len(syms) < 2 or e.constant_term:
-        return None
-    factors: list[Expr] = []
-    rest = e
-    for s in syms:
-        if s not in rest.symbols():
-            continue
-        split = [_own(m, s) for m, _ in rest.terms]
-        if any(x is None for x in split):
-            return None
-        first_rest = split[0][1]  # type: ignore[index]
-        part: dict[Mono, int] = {}
-        for (_, c), sp in zip(rest.terms, split):
-            assert sp is not None
-            if sp[1] == first_rest:
-                part[sp[0]] = part.get(sp[0], 0) + c
-        p = _primitive(Expr(part))
-        if p.is_const or s not in p.symbols() or len(p.symbols()) != 1:
-            return None
-        q = rest.exact_div(p)
-        if q is None:
-            return None
-        factors.append(p)
-        rest = q
-    if not rest.is_const or len(factors) < 2:
-        return None
-    return rest.value, factors
+separate = separate_factors  # one-size factors of a product (kept beside the printer, in expr)
 
 
 def _per_size(m: Mono) -> dict[Sym, Expr] | None:

@@ -9,15 +9,15 @@ its conditions, which remain an exact (if unsolved) statement, and is flagged as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from graphcheck.errors import TooComplex
 from graphcheck.symbolic.assume import Assumptions
-from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, Cond, Eq, Ge, all_of, ge
-from graphcheck.symbolic.expr import Expr, Mono, Sym, as_expr, emax, emin, floordiv
+from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, AnyOf, Cond, Eq, Ge, all_of, any_of, eq, ge
+from graphcheck.symbolic.expr import Expr, Mono, Sym, as_expr, emax, emin, floordiv, minmax_atoms
 from graphcheck.symbolic.intset import MAXDIM, IntSet
-from graphcheck.symbolic.usolve import _first, cond_set
+from graphcheck.symbolic.usolve import _first, cond_set, pieces, settled
 
 ENUM_LIMIT = 4096
 
@@ -161,6 +161,9 @@ class EnumPart(Part):
     def _listed(self) -> str:
         if not self.groups:
             return "no valid size"
+        if len(self.groups) == 1:  # a product: each size on its own
+            values, sol = self.groups[0]
+            return f"{values.describe(self.var.name)}; {sol.describe(with_free=False)}"
         points: list[tuple[int, ...]] = []
         for values, sol in self.groups:
             pts = sol.points(limit=64)
@@ -263,6 +266,7 @@ def statement(conds: list[Cond], syms: tuple[Sym, ...], same: Callable[[list[Con
         kept = known.simplify(c)
         if kept != TRUE:
             texts.append(str(kept))
+            known = known.narrowed(kept)  # what it bounds (a floor of several sizes) serves the next
     return "; ".join(texts) if texts else "any size"
 
 
@@ -427,6 +431,7 @@ def _prune(conds: list[Cond], cache: dict[Cond, IntSet]) -> list[Cond]:
             c = known.simplify(c, cache)
             if c == TRUE:
                 continue
+            known = known.narrowed(c, cache)
         out.append(c)
     return out
 
@@ -496,6 +501,9 @@ def _solve_group(conds: list[Cond], syms: tuple[Sym, ...], cache: dict[Cond, Int
     projected = _project(conds, syms)
     if projected is not None:
         return projected
+    cut = _by_pieces(conds, syms, cache)
+    if cut is not None:
+        return cut
     enum = _enumerate(conds, syms, cache)
     if enum is not None:
         return enum
@@ -573,21 +581,76 @@ def _project(conds: list[Cond], syms: tuple[Sym, ...]) -> Part | None:
     return None
 
 
+def _cond_exprs(c: Cond) -> list[Expr]:
+    if isinstance(c, Ge | Eq):
+        return [c.expr]
+    if isinstance(c, AnyOf | AllOf):
+        return [e for x in c.items for e in _cond_exprs(x)]
+    return []
+
+
+def _cond_with(c: Cond, new: Iterator[Expr]) -> Cond:
+    """``c`` with its expressions replaced, in the order :func:`_cond_exprs` lists them."""
+    if isinstance(c, Ge):
+        return ge(next(new))
+    if isinstance(c, Eq):
+        return eq(next(new))
+    if isinstance(c, AnyOf):
+        return any_of([_cond_with(x, new) for x in c.items])
+    if isinstance(c, AllOf):
+        return all_of([_cond_with(x, new) for x in c.items])
+    return c
+
+
+def _by_pieces(conds: list[Cond], syms: tuple[Sym, ...], cache: dict[Cond, IntSet]) -> Part | None:
+    """A size that enters the conditions only through min/max of itself (0/1 indicators of its
+    intervals, truncating divisions): cut into the sets where no such min/max is left
+    (:func:`usolve.pieces`), on each of which the conditions no longer mention it, and the other
+    sizes solved set by set."""
+    for s in syms:
+        own = [c for c in conds if c.symbols() == {s}]
+        between = [c for c in conds if c.symbols() != {s}]
+        exprs = [e for c in between for e in _cond_exprs(c)]
+        if not any(a.symbols() == {s} for e in exprs for a in minmax_atoms(e)):
+            continue
+        try:
+            mine = IntSet.full()
+            for c in own:
+                mine = mine & cond_set(c, s, cache)
+            cut = pieces(tuple(exprs), s)
+        except TooComplex:
+            continue
+        rest = tuple(x for x in syms if x != s)
+        groups: list[tuple[IntSet, Solution]] = []
+        for region, new in cut:
+            region = region & mine
+            if region.is_empty():
+                continue
+            it = iter(settled(e, s, region) for e in new)
+            there = [_cond_with(c, it) for c in between]
+            if any(s in c.symbols() for c in there):
+                break
+            sub = solve(there, rest, cache)
+            if sub.is_empty():
+                continue
+            same = next((i for i, (_, g) in enumerate(groups) if g.describe() == sub.describe()), None)
+            if same is None:
+                groups.append((region, sub))
+            else:
+                groups[same] = (groups[same][0] | region, groups[same][1])
+        else:
+            groups.sort(key=lambda g: g[0].min() or 0)
+            return EnumPart(s, rest, groups, list(conds))
+    return None
+
+
 def _unit_linear(e: Expr, t: Sym) -> Expr | None:
     """If ``e == 0`` reads ``t = f(others)`` (t appears once, linearly, with coefficient +-1), f."""
-    coeff = 0
-    rest: dict[Mono, int] = {}
-    for m, c in e.terms:
-        if m == (t,):
-            coeff = c
-        elif any(t in a.symbols() for a in m):
-            return None
-        else:
-            rest[m] = c
-    if coeff not in (1, -1):
+    lin = _linear_in(e, t)
+    if lin is None or lin[0] not in (1, -1):
         return None
-    r = Expr(rest)
-    return -r if coeff == 1 else r
+    a, r = lin
+    return -r if a == 1 else r
 
 
 def _upper_bound(conds: list[Cond], v: Sym, syms: tuple[Sym, ...], lows: Mapping[Sym, int]) -> int | None:

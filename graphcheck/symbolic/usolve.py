@@ -24,7 +24,7 @@ from graphcheck.symbolic.expr import Atom, Expr, Floor, MinMax, Sym, const
 from graphcheck.symbolic.expr import quasi_linear as _quasi
 from graphcheck.symbolic.intset import MAXDIM, PERIOD_LIMIT, IntSet, _up
 
-__all__ = ["cond_set", "atom_set"]
+__all__ = ["cond_set", "atom_set", "pieces", "settled"]
 
 
 def cond_set(c: Cond, s: Sym, cache: dict[Cond, IntSet] | None = None) -> IntSet:
@@ -87,7 +87,7 @@ def _atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
         return IntSet.interval(*_monotone(fn, 1, MAXDIM, False, is_eq))
     if _find_minmax(e) is not None:
         out = IntSet.empty()
-        for region, piece in _pieces(e, s, IntSet.full(), [0]):
+        for region, (piece,) in pieces((e,), s):
             out = out | (region & atom_set(piece, is_eq, s))
         return out
     return _periodic(e, is_eq, s)
@@ -100,13 +100,13 @@ PIECES_LIMIT = 512  # pieces a one-size min/max expression is cut into (past it:
 SOLVE_WORK = 1 << 20
 
 
-def _innermost_minmax(e: Expr) -> MinMax | None:
-    """A min/max atom none of whose arguments holds another."""
-    stack: list[Atom] = [a for m, _ in e.terms for a in m]
+def _innermost_minmax(exprs: tuple[Expr, ...], s: Sym) -> MinMax | None:
+    """A min/max atom of size ``s`` alone none of whose arguments holds another."""
+    stack: list[Atom] = [a for e in exprs for m, _ in e.terms for a in m]
     while stack:
         a = stack.pop()
         if isinstance(a, MinMax):
-            if not any(x.has_minmax() for x in a.args):
+            if not any(x.has_minmax() for x in a.args) and a.symbols() == {s}:
                 return a
             stack.extend(y for x in a.args for m, _ in x.terms for y in m)
         elif isinstance(a, Floor):
@@ -114,20 +114,48 @@ def _innermost_minmax(e: Expr) -> MinMax | None:
     return None
 
 
-def _pieces(e: Expr, s: Sym, region: IntSet, count: list[int]) -> list[tuple[IntSet, Expr]]:
-    """``e`` on ``region`` as sets with no min/max left in the expression: the innermost min/max
-    first, whose arguments hold none, so where each argument wins is a plain one-size set; the
-    winner replaces it there and the rest is cut the same way inside that set. (ONNX integer
-    division truncates toward zero, and each layer of it nests a min/max: splitting from the
-    outermost one re-solved the nested ones in every region, exponentially.) Past
-    ``PIECES_LIMIT`` pieces: too complex (unknown, never a guess)."""
-    mm = _innermost_minmax(e)
+def pieces(exprs: tuple[Expr, ...], s: Sym) -> list[tuple[IntSet, tuple[Expr, ...]]]:
+    """The sizes ``s`` cut into sets on each of which ``exprs`` hold no min/max of ``s`` alone.
+
+    The innermost min/max goes first: its arguments hold none, so where each one wins is a plain
+    one-size set; the winner replaces it there and the rest is cut the same way inside that set.
+    (ONNX integer division truncates toward zero, and each layer of it nests a min/max: splitting
+    from the outermost one re-solved the nested ones in every region, exponentially.) The sets
+    are disjoint and cover ``[1, MAXDIM]``. Past ``PIECES_LIMIT`` pieces: TooComplex (unknown)."""
+    return _pieces(exprs, s, IntSet.full(), [0])
+
+
+def settled(e: Expr, s: Sym, region: IntSet) -> Expr:
+    """``e`` with each atom of ``s`` alone that is constant on ``region`` replaced by its value
+    (``floor(W / 4)`` is 0 for ``1 <= W <= 3``); the region's hull bounds each atom."""
+    lo, hi = region.min(), region.max()
+    if lo is None or hi is None or hi >= MAXDIM:
+        return e
+    if lo == hi:
+        return e.subs({s: lo})
+    out = e
+    for m, _ in e.terms:
+        for a in m:
+            if a.symbols() != {s} or isinstance(a, Sym):
+                continue
+            _, fn = Expr._atom(a).compiled()
+            if a.nondecreasing() or a.nonincreasing():
+                ends = {fn(lo), fn(hi)}
+                if len(ends) == 1:
+                    out = _replace(out, a, const(ends.pop()))
+    return out
+
+
+def _pieces(
+    exprs: tuple[Expr, ...], s: Sym, region: IntSet, count: list[int]
+) -> list[tuple[IntSet, tuple[Expr, ...]]]:
+    mm = _innermost_minmax(exprs, s)
     if mm is None:
         count[0] += 1
         if count[0] > PIECES_LIMIT:
-            raise TooComplex(f"{e} splits into more than {PIECES_LIMIT} pieces")
-        return [(region, e)]
-    out: list[tuple[IntSet, Expr]] = []
+            raise TooComplex(f"{exprs[0]} splits into more than {PIECES_LIMIT} pieces")
+        return [(region, exprs)]
+    out: list[tuple[IntSet, tuple[Expr, ...]]] = []
     for i, ai in enumerate(mm.args):
         where = region
         for j, aj in enumerate(mm.args):
@@ -138,7 +166,7 @@ def _pieces(e: Expr, s: Sym, region: IntSet, count: list[int]) -> list[tuple[Int
                     diff = diff - 1  # strictly better than an earlier argument
                 where = where & atom_set(diff, False, s)
         if not where.is_empty():
-            out.extend(_pieces(_replace(e, mm, ai), s, where, count))
+            out.extend(_pieces(tuple(_replace(e, mm, ai) for e in exprs), s, where, count))
     return out
 
 

@@ -223,3 +223,125 @@ def test_index_pairs_are_checked_per_component() -> None:
     d = differential([(mask_rows_by_batch(), grid)])
     assert not d.mismatches, d.mismatches[:5]
     assert d.rejected == sum(g["B"] > g["B2"] for g in grid) and d.ran == d.checked - d.rejected
+
+
+def test_piecewise_reshape_quotient_where_truncation_splits_the_size() -> None:
+    """onnxruntime's pools truncate toward zero, so the CRNN's width after two pools is a min/max of
+    floors; its Reshape(-1) is 32*(f - 1)*(M + 2) / (floor(W/4) + 1): 64*(f - 1) for W <= 3 and
+    32*(f - 1) from W = 4 on, joined by indicators, equal to the quotient at every size."""
+    from graphcheck.infer.ops.shape import _piecewise_quotient
+    from graphcheck.symbolic.expr import emax
+
+    H, W = S("H"), S("W")
+    f = floordiv(H, 16)
+    m = emax(0, floordiv(emax(0, floordiv(W, 2) - 1) - 1, 2))
+    num, den = 64 * f + 32 * f * m - 32 * m - 64, floordiv(W, 4) + 1
+    assert num.exact_div(den) is None
+    q = _piecewise_quotient(num, den)
+    assert q is not None
+    sh, sw = H.as_sym(), W.as_sym()
+    for h in (16, 32, 47, 48, 100):
+        for w in range(1, 60):
+            env = {sh: h, sw: w}
+            n, d = num.evaluate(env), den.evaluate(env)
+            assert n % d == 0 and q.evaluate(env) == n // d, (h, w)
+
+
+def gather_loose_bounds_partly_inside() -> onnx.ModelProto:
+    """Indices Range(0, L) + Range(0, L), known only to lie in [0, 2L - 2], gathered from L + 5
+    rows: proven in range for L <= 6, undecided beyond (they are 0, 2, ..., 2L - 2 in truth, so
+    onnxruntime fails from L = 7 on; the range alone cannot tell)."""
+    nodes = [
+        *_length("x", 0, "len"),
+        _n("Range", ["zero", "len", "one"], ["r"]),
+        _n("Add", ["r", "r"], ["idx"]),
+        _n("Concat", ["x", "pad"], ["table"], axis=0),
+        _n("Gather", ["table", "idx"], ["out"], axis=0),
+    ]
+    pad = const_init("pad", np.ones((5, 3)), np.float32)
+    inits = [const_init("ax0", 0), const_init("zero", 0), const_init("one", 1), pad]
+    return make_model(nodes, {"x": ["L", 3]}, ["out"], inits)
+
+
+def reshape_entry_minus_one_at_two_sizes() -> onnx.ModelProto:
+    """x[L, 4] reshaped to [floor(L/2) - 2, 4], the entry computed from the input's Shape with
+    nothing upstream to bound L: -2 at L = 1 (invalid), -1 at L in {2, 3} (the Reshape would infer
+    it: not followed, unknown there), 0 at L in {4, 5} (copies the input's L: valid), and from
+    L = 6 on a count that no longer matches (invalid). The length is read with Shape(start=0,
+    end=1): read with Shape -> Gather, onnxruntime's ReshapeFusion rewrites this Reshape into a copy
+    of x's shape, ignoring the arithmetic (a runtime bug: with that optimizer disabled it agrees)."""
+    nodes = [
+        helper.make_node("Shape", ["x"], ["len1"], name="Shape_len", start=0, end=1),
+        _n("Div", ["len1", "two"], ["half"]),
+        _n("Sub", ["half", "two"], ["t1"]),
+        _n("Concat", ["t1", "four"], ["target"], axis=0),
+        _n("Reshape", ["x", "target"], ["out"]),
+    ]
+    inits = [const_init("two", [2]), const_init("four", [4])]
+    return make_model(nodes, {"x": ["L", 4]}, ["out"], inits)
+
+
+def test_nodes_followed_for_part_of_the_sizes_give_a_proven_part() -> None:
+    import graphcheck
+
+    r = graphcheck.check(gather_loose_bounds_partly_inside())
+    assert r.valid.startswith("L <= 6   [proven; unknown for L >= 7, past Gather_out (Gather)")
+    assert not r.complete and r.any_valid is True
+    assert [r.accepts({"L": v}) for v in (1, 6, 7, 40)] == [True, True, None, None]
+    assert [d.code for d in r.diagnostics] == ["GC110"]
+    r2 = graphcheck.check(reshape_entry_minus_one_at_two_sizes())
+    assert [r2.accepts({"L": v}) for v in range(1, 9)] == [False, None, None, True, True, False, False, False]
+    assert r2.valid.startswith("L in {4, 5}   [proven; unknown for L in {2, 3}, past Reshape_out (Reshape)")
+    assert differential_partial([(gather_loose_bounds_partly_inside(), [{"L": v} for v in range(1, 12)])]) == []
+    # the Reshape against onnxruntime with its ReshapeFusion off (on, it silently copies x's shape)
+    truth = _ort_runs(reshape_entry_minus_one_at_two_sizes(), range(1, 12), disabled=["ReshapeFusion"])
+    assert truth == [False, True, True, True, True, False, False, False, False, False, False]
+    assert _ort_runs(reshape_entry_minus_one_at_two_sizes(), range(1, 12)) == [True] * 11  # the runtime bug
+    for v, ok in zip(range(1, 12), truth):
+        assert r2.accepts({"L": v}) in (ok, None)
+
+
+def _ort_runs(m: onnx.ModelProto, lengths: range, disabled: list[str] | None = None) -> list[bool]:
+    """Whether onnxruntime runs x[L, 4] at each L (a subprocess; optimizers may be switched off)."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    code = (
+        "import json, sys, numpy as np, onnxruntime as ort\n"
+        "so = ort.SessionOptions(); so.log_severity_level = 4\n"
+        "s = ort.InferenceSession(sys.argv[1], so, providers=['CPUExecutionProvider'],"
+        " disabled_optimizers=json.loads(sys.argv[2]))\n"
+        "out = []\n"
+        "for n in json.loads(sys.argv[3]):\n"
+        "    try:\n"
+        "        s.run(None, {'x': np.zeros((n, 4), np.float32)}); out.append(True)\n"
+        "    except Exception:\n"
+        "        out.append(False)\n"
+        "print(json.dumps(out))\n"
+    )
+    with tempfile.NamedTemporaryFile(suffix=".onnx") as f:
+        f.write(m.SerializeToString())
+        f.flush()
+        args = [sys.executable, "-c", code, f.name, json.dumps(disabled or []), json.dumps(list(lengths))]
+        res = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    return list(json.loads(res.stdout))
+
+
+def differential_partial(cases: list[tuple[onnx.ModelProto, list[dict[str, int]]]]) -> list[str]:
+    """Every definite answer agrees with onnxruntime; undecided sizes are not compared."""
+    import graphcheck
+    from tests.infer.ops._shapekit import input_shapes
+    from tests.ortprobe import probe_many
+
+    jobs = [(m, [input_shapes(m, e) for e in envs]) for m, envs in cases]
+    bad = []
+    for (m, envs), results in zip(cases, probe_many(jobs)):
+        r = graphcheck.check(m)
+        for e, res in zip(envs, results):
+            ours = r.accepts(e)
+            ort_ok = res.ok and all(all(n >= 1 for n in s) for s in res.shapes)
+            if ours is not None and ours != ort_ok:
+                bad.append(f"{e}: ours {ours}, onnxruntime {ort_ok} {res.error[:80]}")
+    return bad

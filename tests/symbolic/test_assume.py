@@ -109,3 +109,25 @@ def test_two_size_decisions_are_sound(a, e, kind) -> None:  # type: ignore[no-un
     truths = {cond.holds({s_L: lv, s_H: hv}) for lv, hv in grid if hv >= 3}
     assert truths <= {verdict}, (str(cond), a, verdict)
     assert a.simplify(cond) == (TRUE if verdict else FALSE)
+
+
+def test_a_floor_of_several_sizes_keeps_the_bound_a_condition_gives_it() -> None:
+    """``floor(h*w / 8) >= 1`` bounds that floor; what follows in terms of it is decided by it
+    (a Keras CRNN's reshape: 32*min(1, n) - 31 <= n once n >= 1)."""
+    n = floordiv(floordiv(H, 4) * floordiv(L, 4), 8)
+    k = NOTHING.narrowed(ge(n, 1))
+    assert k.atoms and k.always(ge(n - 32 * emin(1, n) + 31))
+    assert NOTHING.decide(ge(n - 32 * emin(1, n) + 31)) is None
+    assert k.narrowed(ge(n, 1)) is k
+
+
+def test_conditions_read_as_an_engineer_would() -> None:
+    """Normal forms that make equal conditions equal: a size factor of a positive count, a min/max
+    pinned to one argument, a multiple written as a residue."""
+    n = floordiv(H, 8)
+    b = sym("B")
+    assert ge(b * n, 1) == ge(n, 1)
+    assert eq(emin(1, n), 1) == ge(n, 1)
+    assert str(eq(floordiv(H, 4) * floordiv(L, 4), 8 * floordiv(floordiv(H, 4) * floordiv(L, 4), 8))) == (
+        "floor(H / 4)*floor(L / 4) % 8 == 0"
+    )

@@ -81,3 +81,16 @@ def test_linear_conditions_are_solved_exactly(conds) -> None:  # type: ignore[no
     if not sol.exact:
         return
     _check(conds, syms, list(itertools.product(range(1, 40), range(1, 40))))
+
+
+def test_a_size_seen_only_through_its_intervals_is_cut_there() -> None:
+    """(f - 1) times 1 from W = 4 on and 2 below, equal to 1: f = 2 (32 <= H <= 47) and W >= 4,
+    as the CRNN's onnxruntime twin says once its piecewise Reshape is followed."""
+    from graphcheck.symbolic.expr import indicator
+
+    f = floordiv(H, 16)
+    cond = eq((f - 1) * (indicator(W, 4, None) + 2 * indicator(W, 1, 3)), 1)
+    sol = solve([cond], (sH, sW))
+    assert isinstance(sol.parts[0], EnumPart) and sol.exact
+    assert sol.describe() == "W >= 4; 32 <= H <= 47"
+    _check([cond], (sH, sW), list(itertools.product(range(1, 70), range(1, 12))))

@@ -16,7 +16,6 @@ from functools import lru_cache
 from graphcheck.infer.facts import Val
 from graphcheck.infer.ops._common import lazy  # noqa: F401  (re-exported)
 from graphcheck.symbolic.assume import NOTHING, Assumptions
-from graphcheck.symbolic.assume import bounds as _bounds
 from graphcheck.symbolic.assume import lower as _lower
 from graphcheck.symbolic.cond import ge
 from graphcheck.symbolic.expr import Expr, Floor, MinMax, ceildiv, const, emax, emin, floordiv
@@ -26,7 +25,6 @@ ONE = const(1)
 INT64 = 7
 BIG = 2**62  # a Slice start/end this large clamps like an infinity (sizes are taken to be smaller)
 
-Bounds = tuple[int | None, int | None]
 
 
 # -- formulas ---------------------------------------------------------------------------------------------------
@@ -40,17 +38,6 @@ def show(shape: Sequence[Expr]) -> str:
 #
 # Every decision below takes what is already known about the sizes (``assume``, the conditions
 # collected upstream, see :mod:`graphcheck.symbolic.assume`); without it, sizes are only >= 1.
-
-
-def bounds(e: Expr, assume: Assumptions = NOTHING) -> Bounds:
-    """``(lo, hi)`` with ``lo <= e <= hi`` wherever ``assume`` holds (None: unbounded/unknown)."""
-    return _bounds(e, assume.box)
-
-
-def lower(e: Expr, assume: Assumptions = NOTHING) -> int | None:
-    """A lower bound of ``e`` wherever ``assume`` holds (None: none found); floors and min/max are
-    taken out where that is tighter than interval bounds (``L - floor(L / 2) >= 1``)."""
-    return _lower(e, assume.box)
 
 
 def at_least(e: Expr, k: int, assume: Assumptions = NOTHING) -> bool:

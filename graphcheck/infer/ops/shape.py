@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
+from graphcheck.errors import TooComplex
 from graphcheck.infer.facts import Fact, Val, tensor_fact
 from graphcheck.infer.ops import _values as V
 from graphcheck.infer.ops._common import broadcast
@@ -45,8 +46,22 @@ from graphcheck.infer.ops._shapeutil import (
 )
 from graphcheck.infer.registry import Invalid, OpContext, Propagate, Unsupported, norm_axis, rule
 from graphcheck.model.ir import TensorData
-from graphcheck.symbolic.cond import FALSE, all_of, eq, ge
-from graphcheck.symbolic.expr import Expr, Sym, ceildiv, const, emax, emin, floordiv, mod, product
+from graphcheck.symbolic.cond import FALSE, all_of, any_of, eq, ge
+from graphcheck.symbolic.expr import (
+    Expr,
+    Sym,
+    ceildiv,
+    const,
+    emax,
+    emin,
+    floordiv,
+    indicator,
+    minmax_atoms,
+    mod,
+    product,
+)
+from graphcheck.symbolic.intset import MAXDIM
+from graphcheck.symbolic.usolve import pieces, settled
 
 SMALL = V.SMALL
 FLOAT = 1
@@ -164,6 +179,9 @@ def _quotient(ctx: OpContext, num: Expr, den: Expr, x: Sequence[Expr], out: Sequ
     q = num.exact_div(den)
     if q is not None:
         return q
+    q = _piecewise_quotient(num, den)
+    if q is not None:
+        return q
     if len(den.terms) == 1:
         m, c = den.terms[0]
         q1 = num.exact_div(Expr({m: 1}))
@@ -171,6 +189,39 @@ def _quotient(ctx: OpContext, num: Expr, den: Expr, x: Sequence[Expr], out: Sequ
             ctx.require(eq(mod(q1, c), 0), "GC006", what, formula=formula(const(c), q1), fix=fix)
             return floordiv(q1, c)
     raise Unsupported(f"Reshape's -1 would be {num} / ({den}), which is not an exact quotient of the sizes")
+
+
+def _piecewise_quotient(num: Expr, den: Expr) -> Expr | None:
+    """``num / den`` when both hold min/max of one size only (onnxruntime's truncating pools, integer
+    Div): the size cut into intervals where no min/max is left (``symbolic.usolve.pieces``), an exact
+    quotient on each, joined by 0/1 indicators of the intervals (one expression when they agree)."""
+    atoms = minmax_atoms(num) + minmax_atoms(den)
+    owners = {a.symbols() for a in atoms}
+    if len(owners) != 1:
+        return None
+    (only,) = owners
+    if len(only) != 1:
+        return None
+    (s,) = only
+    try:
+        cut = pieces((num, den), s)
+    except TooComplex:
+        return None
+    parts: list[tuple[int, int, Expr]] = []
+    for region, (n, d) in sorted(cut, key=lambda rc: rc[0].min() or 0):
+        if region.period != 1 or len(region.classes[0]) != 1:
+            return None
+        q = settled(n, s, region).exact_div(settled(d, s, region))
+        if q is None:
+            return None
+        lo, hi = region.classes[0][0]
+        if parts and parts[-1][2] == q and parts[-1][1] + 1 == lo:
+            lo = parts.pop()[0]  # the same quotient on the interval before: one interval
+        parts.append((lo, hi, q))
+    if len(parts) == 1:
+        return parts[0][2]
+    x = Expr._atom(s)
+    return sum((indicator(x, lo, None if hi >= MAXDIM else hi) * q for lo, hi, q in parts), ZERO)
 
 
 def _reshape(ctx: OpContext, target: Sequence[Expr], allowzero: bool) -> list[Fact]:
@@ -208,11 +259,19 @@ def _reshape(ctx: OpContext, target: Sequence[Expr], allowzero: bool) -> list[Fa
             continue
         if not at_least(t, 0, ctx.assume):
             # a computed entry that can be negative: exact as long as it is never -1 (which would
-            # switch to inferring); below -1 the Reshape is invalid (GC006), 0 copies (below)
-            if not ctx.never(eq(t, -1)):
-                raise Unsupported(f"Reshape's target entry {i} ({t}) may be -1 for some sizes")
+            # switch to inferring); below -1 the Reshape is invalid (GC006), 0 copies (below). Where
+            # it may be -1, the node is followed for the other sizes only (GC110)
+            minus_one = eq(t, -1)
+            if not ctx.never(minus_one):
+                if infer >= 0 or t.has_opaque():
+                    raise Unsupported(f"Reshape's target entry {i} ({t}) may be -1 for some sizes")
+                ctx.covers(
+                    any_of([ge(t, 0), ge(-t - 2)]),
+                    f"Reshape target entry {i}",
+                    formula=lazy("{} would be -1 (infer this size) there", t),
+                )
             ctx.require(
-                ge(t, 0),
+                any_of([ge(t, 0), minus_one]),
                 "GC006",
                 f"Reshape target entry {i}",
                 formula=lazy("{} must not be negative", t),

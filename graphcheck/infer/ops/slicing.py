@@ -413,10 +413,12 @@ def _bounds_conditions(
     if ctx.always(cond):
         return
     if not exact:
-        ctx.note(
-            "GC102",
-            f"{what} are only known to lie in [{lo}, {hi}] (not their exact extremes), "
-            f"so whether they stay within the axis of size {d} is not decided",
+        # the range only encloses the indices: inside the axis it proves them in range; elsewhere
+        # it decides nothing, so the node is followed where it fits (GC110)
+        ctx.covers(
+            cond,
+            what,
+            formula=lazy("known only to lie in [{}, {}] (not their exact extremes); the axis has size {}", lo, hi, d),
         )
         return
     ctx.require(

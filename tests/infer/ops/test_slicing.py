@@ -583,13 +583,17 @@ def test_onnxruntime_fuses_range_gather_into_a_clamping_slice() -> None:
 
 def test_a_guarded_gather_of_a_range_is_not_bounded() -> None:
     """``Where(idx < T, idx, 0)`` keeps every index in range, but bounds alone cannot see that (the
-    comparison depends on L): no limit is invented, the Gather is reported as undecided."""
+    comparison depends on L): no limit is invented. The loose range [0, L - 1] fits the 8 rows for
+    L <= 8, which is proven; beyond, the Gather is reported as undecided (GC110), not failing."""
     m = _positions_model(0, 8, compare=True)
     a = run(m)
-    assert not a.complete and "GC102" in notes(a)
     assert not failing(a, L=100)
+    assert [r.code for r in a.requirements if r.covers] == ["GC110"]
     import graphcheck
 
-    assert graphcheck.check(m).accepts({"L": 40}) is None
+    report = graphcheck.check(m)
+    assert not report.complete and report.first_unknown is not None and report.first_unknown.code == "GC110"
+    assert report.valid.startswith("L <= 8   [proven; unknown for L >= 9")
+    assert report.accepts({"L": 40}) is None and report.accepts({"L": 8}) is True
     [res] = probe_many([(m, [{"x": (v,)} for v in (1, 8, 9, 40)])])
     assert [r.ok for r in res] == [True] * 4  # a bound L <= 8 would have been wrong
