@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from math import lcm
+from typing import TypeVar
 
 from graphcheck.errors import TooComplex
 from graphcheck.symbolic.cond import AllOf, AnyOf, Cond, Const, Eq, Ge
@@ -57,16 +58,22 @@ def cond_set(c: Cond, s: Sym, cache: dict[Cond, IntSet] | None = None) -> IntSet
 def atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
     """``{s : e(s) == 0}`` if ``is_eq`` else ``{s : e(s) >= 0}``, in at most ``SOLVE_WORK`` steps of
     periodic solving (the pieces of a min/max share the budget of the call that cut them)."""
+    return _budgeted(lambda: _atom_set(e, is_eq, s))
+
+
+_work = [0, 0]  # steps spent by the running top-level solve, and whether one is running
+T = TypeVar("T")
+
+
+def _budgeted(fn: Callable[[], T]) -> T:
+    """``fn()`` within one ``SOLVE_WORK`` budget: a fresh one unless a solve is already running."""
     if _work[1]:
-        return _atom_set(e, is_eq, s)
+        return fn()
     _work[0], _work[1] = 0, 1
     try:
-        return _atom_set(e, is_eq, s)
+        return fn()
     finally:
         _work[1] = 0
-
-
-_work = [0, 0]  # steps spent by the running top-level atom_set, and whether one is running
 
 
 def _atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
@@ -95,7 +102,7 @@ def _atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
 
 PIECES_LIMIT = 512  # pieces a one-size min/max expression is cut into (past it: too complex, unknown)
 # steps of periodic solving for one condition, all its pieces together: residues x (evaluations per
-# residue x the expression's size + 16). The test suite's largest is 90,304; a hostile tower of Div
+# residue x the expression's size + 16). The test suite's largest is 116,604; a hostile tower of Div
 # would take billions. Past it: too complex, unknown.
 SOLVE_WORK = 1 << 20
 
@@ -122,7 +129,7 @@ def pieces(exprs: tuple[Expr, ...], s: Sym) -> list[tuple[IntSet, tuple[Expr, ..
     (ONNX integer division truncates toward zero, and each layer of it nests a min/max: splitting
     from the outermost one re-solved the nested ones in every region, exponentially.) The sets
     are disjoint and cover ``[1, MAXDIM]``. Past ``PIECES_LIMIT`` pieces: TooComplex (unknown)."""
-    return _pieces(exprs, s, IntSet.full(), [0])
+    return _budgeted(lambda: _pieces(exprs, s, IntSet.full(), [0]))
 
 
 def settled(e: Expr, s: Sym, region: IntSet) -> Expr:
