@@ -13,6 +13,7 @@ import functools
 import gc
 import mmap
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from typing import Any
@@ -54,6 +55,9 @@ def load(model: ModelLike) -> Graph:
         return load_bytes(memoryview(model), "<bytes>")
     path = os.fspath(model)
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):  # a FIFO would block the open forever
+            raise ModelLoadError(f"{path}: not a regular file, not an ONNX model")
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:

@@ -254,3 +254,21 @@ def test_layer_map_is_linear(style: str) -> None:
 
     small, large = cost(5_000), cost(20_000)
     assert large < 8 * small + 0.05, (small, large)
+
+
+def test_a_path_that_is_not_a_regular_file_is_one_line(tmp_path: Path) -> None:
+    """A FIFO blocked the open forever (a hang without any input); a directory or a missing file
+    is one line too."""
+    import os
+
+    fifo = tmp_path / "model.onnx"
+    os.mkfifo(fifo)
+    for path, says in (
+        (fifo, "not a regular file"),
+        (tmp_path, "is a directory"),
+        (tmp_path / "no.onnx", "no such file"),
+    ):
+        res = subprocess.run(
+            [sys.executable, "-m", "graphcheck", "check", str(path)], capture_output=True, text=True, timeout=60
+        )
+        assert res.returncode == 2 and res.stderr.count("\n") == 1 and says in res.stderr, res.stderr
