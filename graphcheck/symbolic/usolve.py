@@ -65,6 +65,12 @@ _work = [0, 0]  # steps spent by the running top-level solve, and whether one is
 T = TypeVar("T")
 
 
+def _spend(steps: int) -> None:
+    _work[0] += steps
+    if _work[0] > SOLVE_WORK:
+        raise TooComplex(f"solving a condition takes more than the solver's {SOLVE_WORK} steps")
+
+
 def _budgeted(fn: Callable[[], T]) -> T:
     """``fn()`` within one ``SOLVE_WORK`` budget: a fresh one unless a solve is already running."""
     if _work[1]:
@@ -101,9 +107,10 @@ def _atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
 
 
 PIECES_LIMIT = 512  # pieces a one-size min/max expression is cut into (past it: too complex, unknown)
-# steps of periodic solving for one condition, all its pieces together: residues x (evaluations per
-# residue x the expression's size + 16). The test suite's largest is 116,604; a hostile tower of Div
-# would take billions. Past it: too complex, unknown.
+# steps of solving one condition, all its pieces together: residues x (evaluations per residue x the
+# expression's size + 16) for the periodic argument, plus the expressions' sizes for each piece cut.
+# The test suite's largest is 116,604; a hostile tower of Div would take billions. Past it: too
+# complex, unknown.
 SOLVE_WORK = 1 << 20
 
 
@@ -156,6 +163,7 @@ def settled(e: Expr, s: Sym, region: IntSet) -> Expr:
 def _pieces(
     exprs: tuple[Expr, ...], s: Sym, region: IntSet, count: list[int]
 ) -> list[tuple[IntSet, tuple[Expr, ...]]]:
+    _spend(sum(e.size for e in exprs))  # rewriting them for each piece costs their size
     mm = _innermost_minmax(exprs, s)
     if mm is None:
         count[0] += 1
@@ -311,9 +319,7 @@ def _periodic(e: Expr, is_eq: bool, s: Sym) -> IntSet:
     if p > PERIOD_LIMIT:
         raise TooComplex(f"{e} repeats with period {p}, beyond the solver's limit {PERIOD_LIMIT}")
     deg = _degree(e)
-    _work[0] += p * ((deg + 2) * e.size + 16)
-    if _work[0] > SOLVE_WORK:
-        raise TooComplex(f"solving a condition residue by residue takes more than the solver's {SOLVE_WORK} steps")
+    _spend(p * ((deg + 2) * e.size + 16))
     f = _fn(e, s)
     classes: dict[int, list[tuple[int, int]]] = {}
     for r in range(p):
