@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple, TypeVar
 
 import graphcheck.infer.ops  # noqa: F401  (registers every rule)
-from graphcheck.errors import UsageError
+from graphcheck.errors import TooComplex, UsageError
 from graphcheck.infer.bounds import propagate as propagate_bounds
 from graphcheck.infer.facts import UNKNOWN, Fact, Note, Requirement, tensor_fact
 from graphcheck.infer.inputs import input_sizes, parse_dims
@@ -177,19 +177,32 @@ def run_step(
         except Invalid as exc:
             ctx.require(FALSE, "GC010", str(exc))
             outs = []
+        except TooComplex as exc:  # a budget ran out (README, "Budgets and bounds"): unknown, never a guess
+            ctx.note("GC102", _over_budget("sizes", exc))
+            outs = []
         except Exception as exc:  # a bug in a rule must not take the analysis down
             ctx.note("GC901", f"internal error in the {node.op_type} rule: {type(exc).__name__}: {exc}")
             outs = []
         finally:
             done(token)
     if outs and any(f is not None and (f.bounds is not None or f.value is not None) for f in ins):
-        outs = propagate_bounds(node, ins, outs)
+        try:
+            outs = propagate_bounds(node, ins, outs)
+        except TooComplex as exc:  # without their bounds the outputs would claim too much: unknown
+            ctx.note("GC102", _over_budget("values", exc))
+            outs = []
     n = len(node.outputs)
     full = tuple(outs) if len(outs) == n else tuple(outs[i] if i < len(outs) else UNKNOWN for i in range(n))
     notes = tuple(missing + ctx.notes) if missing or ctx.notes else ()
     reads = ctx.semantics_read or fused is not None
     assumed = known if ctx.known_read or reread else None
     return Step(full, tuple(ctx.requirements), notes, ctx.dim_code, ctx.dim_fix, reads, assumed)
+
+
+def _over_budget(what: str, exc: Exception) -> str:
+    text = str(exc)
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"the {what} computed here exceed graphcheck's budget ({text}); its outputs are unknown"
 
 
 def _any_minmax(items: Sequence[object]) -> bool:

@@ -9,10 +9,12 @@ length, never parsed, copied or even paged in. External data is never read.
 
 from __future__ import annotations
 
+import functools
 import gc
 import mmap
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -21,6 +23,7 @@ from onnx import numpy_helper
 
 from graphcheck.errors import ModelLoadError
 from graphcheck.model.ir import AttrValue, DimSpec, Function, Graph, Node, SubGraph, TensorData, ValueInfo
+from graphcheck.model.validate import check_attributes
 
 __all__ = ["load", "load_bytes", "from_proto", "ModelLike"]
 
@@ -52,6 +55,9 @@ def load(model: ModelLike) -> Graph:
         return load_bytes(memoryview(model), "<bytes>")
     path = os.fspath(model)
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):  # a FIFO would block the open forever
+            raise ModelLoadError(f"{path}: not a regular file, not an ONNX model")
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
@@ -76,7 +82,9 @@ def load_bytes(buf: memoryview, source: str) -> Graph:
     paused = gc.isenabled()
     gc.disable()  # many small acyclic objects: repeated collections cost more than they free
     try:
-        return _Scanner(buf, source).model()
+        g = _Scanner(buf, source).model()
+        check_attributes(g, source, _schema_attributes)
+        return g
     except ModelLoadError as exc:
         msg = str(exc)
         raise ModelLoadError(msg if msg.startswith(source) else f"{source}: not a valid ONNX model ({msg})") from None
@@ -150,6 +158,20 @@ def _str(buf: memoryview, a: int, b: int) -> str:
     return bytes(buf[a:b]).decode("utf-8", errors="replace")
 
 
+def _t(x: object) -> str:
+    """A protobuf string field as text: onnx's parser hands a field holding invalid UTF-8 over as
+    ``bytes`` (a hostile or corrupted file), which is decoded with replacement characters."""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, bytes | bytearray | memoryview):
+        return bytes(x).decode("utf-8", errors="replace")
+    return str(x)
+
+
+def _ts(xs: Iterable[object]) -> tuple[str, ...]:
+    return tuple(_t(x) for x in xs)
+
+
 def _signed(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
 
@@ -179,10 +201,10 @@ class _Scanner:
                 graph_span = (a, b)
             elif fnum == 8 and wt == 2:
                 op = onnx.OperatorSetIdProto.FromString(buf[a:b])
-                opsets[op.domain] = op.version
+                opsets[_t(op.domain)] = op.version
             elif fnum == 14 and wt == 2:
                 kv = onnx.StringStringEntryProto.FromString(buf[a:b])
-                metadata[kv.key] = kv.value
+                metadata[_t(kv.key)] = _t(kv.value)
             elif fnum == 25 and wt == 2:
                 functions.append(onnx.FunctionProto.FromString(buf[a:b]))
         if graph_span is None:
@@ -190,7 +212,7 @@ class _Scanner:
         g = self.graph(*graph_span)
         g.opsets = opsets
         g.metadata = metadata
-        g.functions = {(f.domain, f.name): _function(f) for f in functions}
+        g.functions = {(_t(f.domain), _t(f.name)): _function(f) for f in functions}
         g.producer, g.producer_version, g.ir_version = producer, producer_version, ir_version
         g.source = self.source
         return g
@@ -226,7 +248,7 @@ class _Scanner:
                 inits[sp.name] = sp
             elif fnum == 16:
                 kv = onnx.StringStringEntryProto.FromString(buf[a:b])
-                gmeta[kv.key] = kv.value
+                gmeta[_t(kv.key)] = _t(kv.value)
         inputs = [i for i in inputs if i.name not in inits]
         g = Graph(name, inputs, outputs, inits, nodes, {}, value_info)
         g.graph_metadata = gmeta
@@ -270,7 +292,7 @@ class _Scanner:
 
     def sparse(self, pos: int, end: int) -> TensorData:
         sp = onnx.SparseTensorProto.FromString(self.buf[pos:end])
-        return TensorData(sp.values.data_type, tuple(sp.dims), None, sp.values.name)
+        return TensorData(sp.values.data_type, tuple(sp.dims), None, _t(sp.values.name))
 
 
 # ---------------------------------------------------------------------------
@@ -285,25 +307,35 @@ def from_proto(model: onnx.ModelProto) -> Graph:
         raise
     except Exception as exc:
         raise ModelLoadError(f"<ModelProto>: not a valid ONNX model ({_short(exc)})") from None
-    g.opsets = {op.domain: op.version for op in model.opset_import}
-    g.metadata = {kv.key: kv.value for kv in model.metadata_props}
-    g.functions = {(f.domain, f.name): _function(f) for f in model.functions}
+    g.opsets = {_t(op.domain): op.version for op in model.opset_import}
+    g.metadata = {_t(kv.key): _t(kv.value) for kv in model.metadata_props}
+    g.functions = {(_t(f.domain), _t(f.name)): _function(f) for f in model.functions}
     g.producer, g.producer_version, g.ir_version = model.producer_name, model.producer_version, model.ir_version
     g.source = "<ModelProto>"
+    check_attributes(g, g.source, _schema_attributes)
     return g
 
 
 def _graph_from_proto(gp: onnx.GraphProto) -> Graph:
-    inits = {t.name: _tensor_from_proto(t) for t in gp.initializer}
+    inits = {_t(t.name): _tensor_from_proto(t) for t in gp.initializer}
     for sp in gp.sparse_initializer:
-        inits[sp.values.name] = TensorData(sp.values.data_type, tuple(sp.dims), None, sp.values.name)
-    inputs = [_value_info(v) for v in gp.input if v.name not in inits]
+        inits[_t(sp.values.name)] = TensorData(sp.values.data_type, tuple(sp.dims), None, _t(sp.values.name))
+    inputs = [vi for vi in map(_value_info, gp.input) if vi.name not in inits]
     outputs = [_value_info(v) for v in gp.output]
-    value_info = {v.name: _value_info(v) for v in gp.value_info}
+    value_info = {vi.name: vi for vi in map(_value_info, gp.value_info)}
     nodes = [_node(n, i) for i, n in enumerate(gp.node)]
-    g = Graph(gp.name, inputs, outputs, inits, nodes, {}, value_info)
-    g.graph_metadata = {kv.key: kv.value for kv in gp.metadata_props}
+    g = Graph(_t(gp.name), inputs, outputs, inits, nodes, {}, value_info)
+    g.graph_metadata = {_t(kv.key): _t(kv.value) for kv in gp.metadata_props}
     return g
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_attributes(op: str, opset: int) -> frozenset[str] | None:
+    """The attribute names of ONNX op ``op`` in ``opset`` by onnx's schema; None when it has none."""
+    try:
+        return frozenset(onnx.defs.get_schema(op, opset, "").attributes)
+    except Exception:  # not an ONNX op (or not yet in that opset): the rules say what they know
+        return None
 
 
 def _tensor_from_proto(t: onnx.TensorProto) -> TensorData:
@@ -315,7 +347,7 @@ def _tensor_from_proto(t: onnx.TensorProto) -> TensorData:
     external = t.data_location == onnx.TensorProto.EXTERNAL
     if not external and _decodable(t.data_type, numel):
         values = _decode(t)
-    return TensorData(t.data_type, dims, values, t.name)
+    return TensorData(t.data_type, dims, values, _t(t.name))
 
 
 def _decode(t: onnx.TensorProto) -> tuple[Any, ...] | None:
@@ -337,10 +369,10 @@ def _value_info(v: onnx.ValueInfoProto) -> ValueInfo:
         if which == "sparse_tensor_type":
             kind = "tensor"
             tt = tp.sparse_tensor_type
-            return ValueInfo(v.name, tt.elem_type, _shape(tt) if tt.HasField("shape") else None, kind)
-        return ValueInfo(v.name, 0, None, kind)
+            return ValueInfo(_t(v.name), tt.elem_type, _shape(tt) if tt.HasField("shape") else None, kind)
+        return ValueInfo(_t(v.name), 0, None, kind)
     tt = tp.tensor_type
-    return ValueInfo(v.name, tt.elem_type, _shape(tt) if tt.HasField("shape") else None)
+    return ValueInfo(_t(v.name), tt.elem_type, _shape(tt) if tt.HasField("shape") else None)
 
 
 def _shape(tt: Any) -> tuple[DimSpec, ...]:
@@ -350,7 +382,7 @@ def _shape(tt: Any) -> tuple[DimSpec, ...]:
         if which == "dim_value":
             out.append(int(d.dim_value))
         elif which == "dim_param" and d.dim_param:
-            out.append(d.dim_param)
+            out.append(_t(d.dim_param))
         else:
             out.append(None)
     return tuple(out)
@@ -376,10 +408,11 @@ def _attr(a: onnx.AttributeProto) -> AttrValue:
     if t == A.SPARSE_TENSOR:
         return TensorData(a.sparse_tensor.values.data_type, tuple(a.sparse_tensor.dims), None, "")
     if t == A.GRAPH:
-        return SubGraph(a.g.name, tuple(i.name for i in a.g.input), tuple(o.name for o in a.g.output))
+        return SubGraph(_t(a.g.name), tuple(_t(i.name) for i in a.g.input), tuple(_t(o.name) for o in a.g.output))
     if t == A.GRAPHS:
         return tuple(
-            SubGraph(g.name, tuple(i.name for i in g.input), tuple(o.name for o in g.output)) for g in a.graphs
+            SubGraph(_t(g.name), tuple(_t(i.name) for i in g.input), tuple(_t(o.name) for o in g.output))
+            for g in a.graphs
         )
     if t == A.TENSORS:
         return tuple(_tensor_from_proto(x) for x in a.tensors)
@@ -390,11 +423,13 @@ _NODE_META = ("pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy", "p
 
 
 def _node(n: onnx.NodeProto, index: int) -> Node:
-    attrs = {a.name: _attr(a) for a in n.attribute if not a.ref_attr_name}
-    name = n.name or f"{n.op_type}_{index}"
-    meta = {p.key: p.value for p in n.metadata_props if p.key in _NODE_META} if n.metadata_props else {}
-    domain = n.domain if n.domain != "ai.onnx" else ""
-    return Node(index, name, n.op_type, domain, tuple(n.input), tuple(n.output), attrs, meta)
+    attrs = {_t(a.name): _attr(a) for a in n.attribute if not a.ref_attr_name}
+    op_type = _t(n.op_type)
+    name = _t(n.name) or f"{op_type}_{index}"
+    meta = {_t(p.key): _t(p.value) for p in n.metadata_props if p.key in _NODE_META} if n.metadata_props else {}
+    domain = _t(n.domain)
+    domain = domain if domain != "ai.onnx" else ""
+    return Node(index, name, op_type, domain, _ts(n.input), _ts(n.output), attrs, meta)
 
 
 def _function(f: onnx.FunctionProto) -> Function:
@@ -402,19 +437,19 @@ def _function(f: onnx.FunctionProto) -> Function:
     refs: dict[int, dict[str, str]] = {}
     for i, n in enumerate(f.node):
         nodes.append(_node(n, i))
-        r = {a.name: a.ref_attr_name for a in n.attribute if a.ref_attr_name}
+        r = {_t(a.name): _t(a.ref_attr_name) for a in n.attribute if a.ref_attr_name}
         if r:
             refs[i] = r
-    defaults = {a.name: _attr(a) for a in f.attribute_proto}
+    defaults = {_t(a.name): _attr(a) for a in f.attribute_proto}
     return Function(
-        f.domain,
-        f.name,
-        tuple(f.input),
-        tuple(f.output),
-        tuple(f.attribute) + tuple(a.name for a in f.attribute_proto),
+        _t(f.domain),
+        _t(f.name),
+        _ts(f.input),
+        _ts(f.output),
+        _ts(f.attribute) + tuple(_t(a.name) for a in f.attribute_proto),
         defaults,
         tuple(nodes),
-        {op.domain: op.version for op in f.opset_import},
+        {_t(op.domain): op.version for op in f.opset_import},
         refs,
     )
 

@@ -218,6 +218,22 @@ _CODES = [
         "Fix: none needed in the model; check the uncovered sizes in a runtime if they matter.",
     ),
     Code(
+        "GC111",
+        "runtime-refusal",
+        "error",
+        "The ONNX spec allows this node, but onnxruntime refuses the model at every input size.",
+        "onnxruntime checks some attributes more strictly than the spec and refuses the model (when\n"
+        "the session is created, or at every run): Conv with dilations and auto_pad SAME_UPPER or\n"
+        "SAME_LOWER ('Dilation not supported for AutoPadType::SAME_UPPER'), MaxPool, AveragePool and\n"
+        "LpPool whose pads are not smaller than the kernel ('Pad should be smaller than kernel'),\n"
+        "ConvTranspose whose output_padding is not smaller than the stride (the spec asks it to be less\n"
+        "than the stride or the dilation). By the spec the sizes the finding's node accepts are the\n"
+        "valid set reported; with semantics='ort' (report.ort_accepts) no size is valid. This differs\n"
+        "from GC106, a deviation at some sizes only.\n"
+        "Fix: use explicit pads instead of auto_pad SAME with dilations; keep pool pads below the\n"
+        "kernel (pad the input with a Pad node instead); keep output_padding below the stride.",
+    ),
+    Code(
         "GC901",
         "internal-error",
         "warning",

@@ -28,6 +28,23 @@ __all__ = ["Fix", "suggest_fixes"]
 WINDOW_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool")
 MAX_LAYERS = 24  # window layers tried, nearest the failure first
 MAX_PAD = 64
+MAX_STEPS = 64  # values below a kernel, dilation or stride tried one by one; past it, a bisection
+
+
+def _largest_passing(hi: int, passes: Callable[[int], bool]) -> int | None:
+    """The largest ``v`` in ``hi, hi - 1, ..., 1`` that passes: one by one up to ``MAX_STEPS`` below
+    ``hi``; for a huge attribute (a kernel of 2**40 in a hostile file), a bisection that takes
+    passing to be monotone and tries about 64 values, its answer checked like any other."""
+    if hi <= MAX_STEPS:
+        return next((v for v in range(hi, 0, -1) if passes(v)), None)
+    lo, found = 1, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if passes(mid):
+            found, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    return found
 
 
 @dataclass(frozen=True)
@@ -274,8 +291,9 @@ def _window_fixes(
                 param = "zero_padding" if fw == "keras" else "padding"
                 add(param, total if fw == "torch" else p, text, f"pads={new}", padded)
                 break
+
     # the largest kernel that passes (convs change their weight shape with it)
-    for k2 in range(k_i - 1, 0, -1):
+    def kernel_change(k2: int) -> tuple[dict[str, AttrValue], TensorData | None]:
         kattrs = dict(attrs)
         if "kernel_shape" in kattrs or is_pool:
             kattrs["kernel_shape"] = tuple(_set(tuple(kernel), nsp, i, k2, 1))
@@ -284,37 +302,24 @@ def _window_fixes(
             dims = list(weight.dims)
             dims[2 + i] = k2
             w2 = replace(weight, dims=tuple(dims), values=None)
-        if trial.accepts(node, kattrs, w2):
-            param = pname("pool") if is_pool else pname("kernel")
-            value: object = k2 if nsp == 1 or one_d else tuple(_set(tuple(kernel), nsp, i, k2, 1))
-            add(param, value, f"use {param}={value} (or smaller) in '{lname}'", f"kernel {k_i} -> {k2}", kattrs, w2)
-            break
-    # the largest dilation that passes
-    for d2 in range(d_i - 1, 0, -1):
-        dattrs = dict(attrs)
-        dattrs["dilations"] = tuple(_set(dils, nsp, i, d2, 1))
-        if trial.accepts(node, dattrs):
-            add(
-                pname("dilation"),
-                d2,
-                f"use {pname('dilation')}={d2} (or smaller) in '{lname}'",
-                f"dilation {d_i} -> {d2}",
-                dattrs,
-            )
-            break
-    # the largest stride that passes (a stride before the failure shrinks what reaches it)
-    for s2 in range(s_i - 1, 0, -1):
-        sattrs = dict(attrs)
-        sattrs["strides"] = tuple(_set(strides, nsp, i, s2, 1))
-        if trial.accepts(node, sattrs):
-            add(
-                pname("stride"),
-                s2,
-                f"use {pname('stride')}={s2} (or smaller) in '{lname}'",
-                f"stride {s_i} -> {s2}",
-                sattrs,
-            )
-            break
+        return kattrs, w2
+
+    k2 = _largest_passing(k_i - 1, lambda v: trial.accepts(node, *kernel_change(v)))
+    if k2 is not None:
+        kattrs, w2 = kernel_change(k2)
+        param = pname("pool") if is_pool else pname("kernel")
+        value: object = k2 if nsp == 1 or one_d else tuple(_set(tuple(kernel), nsp, i, k2, 1))
+        add(param, value, f"use {param}={value} (or smaller) in '{lname}'", f"kernel {k_i} -> {k2}", kattrs, w2)
+    # the largest dilation, then stride, that passes (a stride before the failure shrinks what reaches it)
+    for key, current, values, what in (("dilations", d_i, dils, "dilation"), ("strides", s_i, strides, "stride")):
+
+        def changed(v: int, key: str = key, values: object = values) -> dict[str, AttrValue]:
+            return {**attrs, key: tuple(_set(values, nsp, i, v, 1))}
+
+        v2 = _largest_passing(current - 1, lambda v: trial.accepts(node, changed(v)))
+        if v2 is not None:
+            param = pname(what)
+            add(param, v2, f"use {param}={v2} (or smaller) in '{lname}'", f"{what} {current} -> {v2}", changed(v2))
     return fixes
 
 

@@ -18,6 +18,8 @@ from fractions import Fraction
 from math import gcd, lcm
 from typing import Union
 
+from graphcheck.errors import TooComplex
+
 __all__ = [
     "Atom",
     "Sym",
@@ -40,12 +42,24 @@ __all__ = [
 
 ExprLike = Union["Expr", int]
 
+# Budgets (README, "Budgets and bounds"). An expression past one of them is not built: the operation
+# raises TooComplex, which the engine reports as an unknown (GC102) naming the node, never a guess.
+# Real models stay far below them (the zoo, the fixtures and the benchmark models: at most 331 nodes,
+# depth 12, degree 3, 128-bit coefficients); towers of Div or Mul in hostile files double at each level.
+SIZE_LIMIT = 20_000  # nodes of an expression written out as a tree (terms, atoms, everything nested)
+DEPTH_LIMIT = 48  # floors and min/max nested in one another (evaluated code nests two parentheses each)
+DEGREE_LIMIT = 64  # atoms multiplied in one term
+COEF_BITS = 1024  # bits of a coefficient (int64 sizes need 63; products of strides a few more)
+_COEF_MAX = 1 << COEF_BITS
+
 
 class Atom:
     """A non-polynomial building block of an expression."""
 
-    __slots__ = ("_hash",)
+    __slots__ = ("_hash", "size", "depth")
     _hash: int
+    size: int  # nodes of the atom written out as a tree
+    depth: int  # floors and min/max nested (0 for a symbol)
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -99,6 +113,8 @@ class Sym(Atom):
         self.origin = origin
         self._skey: tuple[object, ...] = (0, kind, name)
         self._hash = hash(self._skey)
+        self.size = 1
+        self.depth = 0
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -144,6 +160,8 @@ class Floor(Atom):
         self.den = den
         self._key: tuple[object, ...] | None = None
         self._hash = hash((1, den, hash(num)))
+        self.size = 1 + num.size
+        self.depth = 1 + num.depth
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -171,7 +189,7 @@ class Floor(Atom):
         return self.num.nonneg()
 
     def code(self, names: Mapping[Sym, str]) -> str:
-        return f"(({self.num.code(names)})//{self.den})"
+        return f"({self.num.code(names)}//{self.den})"  # the numerator's code is parenthesized
 
     def subs(self, env: Mapping[Sym, Expr]) -> Expr:
         return floordiv(self.num.subs(env), self.den)
@@ -190,6 +208,8 @@ class MinMax(Atom):
         self.args = args
         self._key: tuple[object, ...] | None = None
         self._hash = hash((2, is_max, args))
+        self.size = 1 + sum(a.size for a in args)
+        self.depth = 1 + max(a.depth for a in args)
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -323,7 +343,7 @@ class Expr:
     the sort key (``key``) are computed only when needed (display, canonical ordering).
     """
 
-    __slots__ = ("_d", "_terms", "_key", "_hash", "_syms", "_fn", "_names", "_str", "_mm", "_dir")
+    __slots__ = ("_d", "_terms", "_key", "_hash", "_syms", "_fn", "_names", "_str", "_mm", "_dir", "_size", "_opq")
 
     def __init__(self, terms: dict[Mono, int], _clean: bool = False) -> None:
         self._d = terms if _clean else {m: c for m, c in terms.items() if c != 0}
@@ -336,6 +356,8 @@ class Expr:
         self._fn: Callable[..., int] | None = None
         self._names: tuple[Sym, ...] = ()
         self._str: str | None = None
+        self._size: tuple[int, int] | None = None
+        self._opq: bool | None = None
 
     @property
     def terms(self) -> tuple[tuple[Mono, int], ...]:
@@ -405,7 +427,9 @@ class Expr:
         return frozenset(s for s in self.symbols() if not s.opaque)
 
     def has_opaque(self) -> bool:
-        return any(s.opaque for s in self.symbols())
+        if self._opq is None:
+            self._opq = any(s.opaque for s in self.symbols())
+        return self._opq
 
     def atoms(self) -> set[Atom]:
         out: set[Atom] = set()
@@ -415,6 +439,29 @@ class Expr:
 
     def degree(self) -> int:
         return max((len(m) for m in self._d), default=0)
+
+    def _measure(self) -> tuple[int, int]:
+        if self._size is None:
+            size = depth = 0
+            for m in self._d:
+                size += 1
+                for a in m:
+                    size += a.size
+                    if a.depth > depth:
+                        depth = a.depth
+            self._size = (size, depth)
+        return self._size
+
+    @property
+    def size(self) -> int:
+        """Nodes of the expression written out as a tree (each term, each atom, all nested): what
+        printing and evaluating it cost. Shared sub-expressions count each time they appear."""
+        return self._measure()[0]
+
+    @property
+    def depth(self) -> int:
+        """Floors and min/max nested in one another (0 for a polynomial in symbols)."""
+        return self._measure()[1]
 
     def nondecreasing(self) -> bool:
         """True when the value never decreases as any input symbol grows (symbols are >= 1), by
@@ -493,6 +540,8 @@ class Expr:
             d = dict(self._d)
             v = d.get((), 0) + other
             if v:
+                if not -_COEF_MAX < v < _COEF_MAX:
+                    _coef_check({(): v})
                 d[()] = v
             else:
                 del d[()]
@@ -505,6 +554,8 @@ class Expr:
         for m, c in other._d.items():
             v = d.get(m, 0) + c
             if v:
+                if not -_COEF_MAX < v < _COEF_MAX:
+                    _coef_check(d)
                 d[m] = v
             else:
                 del d[m]
@@ -524,6 +575,8 @@ class Expr:
         for m, c in other._d.items():
             v = d.get(m, 0) - c
             if v:
+                if not -_COEF_MAX < v < _COEF_MAX:
+                    _coef_check({m: v})
                 d[m] = v
             else:
                 del d[m]
@@ -538,17 +591,24 @@ class Expr:
                 return ZERO
             if other == 1:
                 return self
-            return Expr({m: c * other for m, c in self._d.items()}, True)
+            d = {m: c * other for m, c in self._d.items()}
+            _coef_check(d)
+            return Expr(d, True)
         o = other
         if o.is_const:
             return self * o.value
         if self.is_const:
             return o * self.value
-        d: dict[Mono, int] = {}
+        if len(self._d) * len(o._d) > SIZE_LIMIT:
+            raise TooComplex(f"a product of {len(self._d)} by {len(o._d)} terms, past the budget of {SIZE_LIMIT}")
+        if self.degree() + o.degree() > DEGREE_LIMIT:
+            raise TooComplex(f"a product of degree {self.degree() + o.degree()}, past the budget of {DEGREE_LIMIT}")
+        d = {}
         for m1, c1 in self._d.items():
             for m2, c2 in o._d.items():
                 m = _mono_mul(m1, m2)
                 d[m] = d.get(m, 0) + c1 * c2
+        _coef_check(d)
         return Expr(d)
 
     __rmul__ = __mul__
@@ -653,19 +713,35 @@ class Expr:
                 parts.append(str(c))
             else:
                 parts.append("*".join([str(c)] + [a.code(names) for a in m]))
-        return "(" + " + ".join(parts) + ")" if parts else "0"
+        if len(parts) > 64:  # a flat call, not a chain of + that Python's compiler recurses into
+            return "sum((" + ", ".join(parts) + "))"
+        return "(" + " + ".join(parts) + ")" if parts else "(0)"
 
     def compiled(self) -> tuple[tuple[Sym, ...], Callable[..., int]]:
-        """A fast evaluator taking the values of :meth:`symbols` in the returned order."""
+        """A fast evaluator taking the values of :meth:`symbols` in the returned order (equal
+        expressions share one: a 100,000-node graph repeats the same few sizes)."""
         if self._fn is None:
+            hit = _COMPILED.get(self)
+            if hit is not None:
+                self._names, self._fn = hit
+                return hit
             syms = tuple(sorted(self.symbols(), key=lambda s: s.key))
             names = {s: f"v{i}" for i, s in enumerate(syms)}
             src = f"lambda {', '.join(names[s] for s in syms)}: {self.code(names)}"
-            self._fn = eval(src, {"min": min, "max": max})  # noqa: S307 - generated from our own AST
+            try:
+                self._fn = eval(src, {"min": min, "max": max, "sum": sum})  # noqa: S307 - from our own AST
+            except (RecursionError, SyntaxError, MemoryError) as exc:  # past what the budgets allow
+                raise TooComplex(f"an expression of {self.size} nodes that Python cannot compile ({exc})") from None
             self._names = syms
+            if len(_COMPILED) >= _COMPILED_LIMIT:
+                _COMPILED.clear()
+            _COMPILED[self] = (syms, self._fn)
         return self._names, self._fn
 
     def evaluate(self, env: Mapping[Sym, int]) -> int:
+        d = self._d
+        if len(d) <= 1 and (not d or () in d):
+            return d.get((), 0)  # a constant: nothing to compile
         syms, fn = self.compiled()
         return fn(*[env[s] for s in syms])
 
@@ -680,6 +756,25 @@ class Expr:
         if self._str is None:
             self._str = format_expr(self)
         return self._str
+
+
+_COMPILED: dict[Expr, tuple[tuple[Sym, ...], Callable[..., int]]] = {}  # evaluators of recent expressions
+_COMPILED_LIMIT = 1 << 14
+
+
+def _coef_check(d: Mapping[Mono, int]) -> None:
+    for v in d.values():
+        if v >= _COEF_MAX or v <= -_COEF_MAX:
+            raise TooComplex(f"a coefficient of {v.bit_length()} bits, past the budget of {COEF_BITS}")
+
+
+def _budget(e: Expr, what: str) -> None:
+    """Raise TooComplex when ``e`` is too large to be nested in a floor (``what``)."""
+    size, depth = e._measure()
+    if size > SIZE_LIMIT:
+        raise TooComplex(f"{what} of an expression of {size} nodes, past the budget of {SIZE_LIMIT}")
+    if depth >= DEPTH_LIMIT:
+        raise TooComplex(f"{what} nested {depth + 1} deep, past the budget of {DEPTH_LIMIT}")
 
 
 ZERO = Expr({}, True)
@@ -745,6 +840,7 @@ def floordiv(e: ExprLike, d: int) -> Expr:
             rest = {mm: cc for mm, cc in rem.items() if mm != m}
             merged = inner.num + Expr(rest) * inner.den
             return outside + floordiv(merged, inner.den * d)
+    _budget(r_expr, "a floor")
     return outside + Expr._atom(Floor(r_expr, d))
 
 
@@ -800,6 +896,11 @@ def _minmax(is_max: bool, args: Iterable[ExprLike]) -> Expr:
         return kept[0]
     if not kept:
         raise ValueError("min/max of nothing")
+    size, depth = sum(k.size for k in kept), max(k.depth for k in kept)
+    if size > SIZE_LIMIT:
+        raise TooComplex(f"a min/max of expressions of {size} nodes, past the budget of {SIZE_LIMIT}")
+    if depth >= DEPTH_LIMIT:
+        raise TooComplex(f"a min/max nested {depth + 1} deep, past the budget of {DEPTH_LIMIT}")
     kept.sort(key=lambda k: k.key)
     return Expr._atom(MinMax(is_max, tuple(kept)))
 

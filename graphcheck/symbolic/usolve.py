@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from math import lcm
+from typing import TypeVar
 
 from graphcheck.errors import TooComplex
 from graphcheck.symbolic.cond import AllOf, AnyOf, Cond, Const, Eq, Ge
@@ -55,7 +56,33 @@ def cond_set(c: Cond, s: Sym, cache: dict[Cond, IntSet] | None = None) -> IntSet
 
 
 def atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
-    """``{s : e(s) == 0}`` if ``is_eq`` else ``{s : e(s) >= 0}``."""
+    """``{s : e(s) == 0}`` if ``is_eq`` else ``{s : e(s) >= 0}``, in at most ``SOLVE_WORK`` steps of
+    periodic solving (the pieces of a min/max share the budget of the call that cut them)."""
+    return _budgeted(lambda: _atom_set(e, is_eq, s))
+
+
+_work = [0, 0]  # steps spent by the running top-level solve, and whether one is running
+T = TypeVar("T")
+
+
+def _spend(steps: int) -> None:
+    _work[0] += steps
+    if _work[0] > SOLVE_WORK:
+        raise TooComplex(f"solving a condition takes more than the solver's {SOLVE_WORK} steps")
+
+
+def _budgeted(fn: Callable[[], T]) -> T:
+    """``fn()`` within one ``SOLVE_WORK`` budget: a fresh one unless a solve is already running."""
+    if _work[1]:
+        return fn()
+    _work[0], _work[1] = 0, 1
+    try:
+        return fn()
+    finally:
+        _work[1] = 0
+
+
+def _atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
     if e.is_const:
         ok = e.value == 0 if is_eq else e.value >= 0
         return IntSet.full() if ok else IntSet.empty()
@@ -80,6 +107,11 @@ def atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
 
 
 PIECES_LIMIT = 512  # pieces a one-size min/max expression is cut into (past it: too complex, unknown)
+# steps of solving one condition, all its pieces together: residues x (evaluations per residue x the
+# expression's size + 16) for the periodic argument, plus the expressions' sizes for each piece cut.
+# The test suite's largest is 116,604; a hostile tower of Div would take billions. Past it: too
+# complex, unknown.
+SOLVE_WORK = 1 << 20
 
 
 def _innermost_minmax(exprs: tuple[Expr, ...], s: Sym) -> MinMax | None:
@@ -104,7 +136,7 @@ def pieces(exprs: tuple[Expr, ...], s: Sym) -> list[tuple[IntSet, tuple[Expr, ..
     (ONNX integer division truncates toward zero, and each layer of it nests a min/max: splitting
     from the outermost one re-solved the nested ones in every region, exponentially.) The sets
     are disjoint and cover ``[1, MAXDIM]``. Past ``PIECES_LIMIT`` pieces: TooComplex (unknown)."""
-    return _pieces(exprs, s, IntSet.full(), [0])
+    return _budgeted(lambda: _pieces(exprs, s, IntSet.full(), [0]))
 
 
 def settled(e: Expr, s: Sym, region: IntSet) -> Expr:
@@ -131,6 +163,7 @@ def settled(e: Expr, s: Sym, region: IntSet) -> Expr:
 def _pieces(
     exprs: tuple[Expr, ...], s: Sym, region: IntSet, count: list[int]
 ) -> list[tuple[IntSet, tuple[Expr, ...]]]:
+    _spend(sum(e.size for e in exprs))  # rewriting them for each piece costs their size
     mm = _innermost_minmax(exprs, s)
     if mm is None:
         count[0] += 1
@@ -286,6 +319,7 @@ def _periodic(e: Expr, is_eq: bool, s: Sym) -> IntSet:
     if p > PERIOD_LIMIT:
         raise TooComplex(f"{e} repeats with period {p}, beyond the solver's limit {PERIOD_LIMIT}")
     deg = _degree(e)
+    _spend(p * ((deg + 2) * e.size + 16))
     f = _fn(e, s)
     classes: dict[int, list[tuple[int, int]]] = {}
     for r in range(p):

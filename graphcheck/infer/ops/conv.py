@@ -10,7 +10,14 @@ Output sizes follow the ONNX spec exactly:
 
 ``semantics="ort"`` reproduces onnxruntime where it deviates: its pools truncate a negative
 numerator toward zero (``trunc(num/s) + 1``), treat ``VALID`` with ``ceil_mode`` like zero
-explicit pads, and size SAME padding from the undilated kernel when pooling with dilations.
+explicit pads, and size SAME padding from the undilated kernel when pooling with dilations;
+its ConvTranspose with SAME padding gives ``(in - 1)*stride + output_padding + span`` where that is
+less than the spec's ``in*stride`` (it clamps the spec's negative padding at 0).
+
+Where onnxruntime refuses a node the spec allows, at every size (GC111, :func:`_refusal`): Conv
+with dilations and SAME auto_pad, pools whose pads are not smaller than the kernel, ConvTranspose
+whose output_padding is not smaller than the stride. By the spec that is a finding and the sizes
+stay valid; with ``semantics="ort"`` it is a condition no size meets.
 """
 
 from __future__ import annotations
@@ -45,6 +52,34 @@ def _pads(ctx: OpContext, n: int) -> tuple[int, ...]:
 def _trunc_div(num: Expr, s: int) -> Expr:
     """``trunc(num / s)`` for s > 0: floor for num >= 0, ceil for num < 0."""
     return emax(floordiv(num, s), emin(0, ceildiv(num, s)))
+
+
+def _refusal(ctx: OpContext, what: str, why: str, fix: str) -> None:
+    """onnxruntime refuses the node at every size although the spec allows it (GC111): a finding by
+    the spec, a condition no size meets with ``semantics="ort"``."""
+    if ctx.semantics == "ort":
+        ctx.require(FALSE, "GC111", what, formula=f"onnxruntime refuses it: {why}", fix=fix)
+    else:
+        ctx.note("GC111", f"{what}: onnxruntime refuses the model at every size ({why}); the spec allows it. {fix}")
+
+
+def _pool_pads_refusal(ctx: OpContext, kernel: tuple[int, ...]) -> None:
+    """onnxruntime's pools reject explicit pads not smaller than the kernel ("Pad should be smaller
+    than kernel", PoolAttributes), whatever auto_pad says."""
+    pads = ctx.attr_ints("pads")
+    n = len(kernel)
+    if not pads or len(pads) != 2 * n:
+        return
+    bad = [i for i in range(n) if pads[i] >= kernel[i] or pads[i + n] >= kernel[i]]
+    if bad:
+        i = bad[0]
+        _refusal(
+            ctx,
+            f"pads {list(pads)}",
+            f"a pool's pads must be smaller than its kernel; axis {i + 2} pads ({pads[i]}, {pads[i + n]}) "
+            f"with kernel {kernel[i]}",
+            f"Pad the input with a Pad node before the pool, or use pads below {kernel[i]}.",
+        )
 
 
 def _window(
@@ -131,8 +166,16 @@ def _ort_same_pool(
     pad = (c - 1) * s + k - in_
     op = ctx.node.op_type
     wants_indices = len(ctx.node.outputs) > 1 and bool(ctx.node.outputs[1])
-    # which kernels check: MaxPool without dilation and without Indices, AveragePool before opset 19
-    if (op == "MaxPool" and d == 1 and not wants_indices) or (op == "AveragePool" and ctx.opset < 19):
+    row_major = ctx.attr_int("storage_order", 0) == 0
+    include_pad = bool(ctx.attr_int("count_include_pad", 0))
+    # which kernels check: MaxPool without dilation, Indices or column-major storage order (those
+    # take the generic kernel, which accepts a negative pad); AveragePool before opset 19 unless in
+    # ceil mode counting the pads (characterised against onnxruntime 1.32)
+    undilated = all(v == 1 for v in per_axis(ctx, "dilations", n, 1))  # onnxruntime asks it of every axis
+    checks = (op == "MaxPool" and undilated and not wants_indices and row_major) or (
+        op == "AveragePool" and ctx.opset < 19 and not (ceil_mode and include_pad)
+    )
+    if checks:
         ctx.require(
             ge(pad),
             "GC010",
@@ -187,13 +230,13 @@ def conv(ctx: OpContext) -> list[Fact]:
                 eq(b[0], w[0]), "GC010", "bias size", formula=lambda: f"{b[0]} must equal output channels {w[0]}"
             )
     dil = per_axis(ctx, "dilations", n, 1)
-    if ctx.semantics == "ort" and ctx.attr_str("auto_pad", "NOTSET").startswith("SAME") and any(d != 1 for d in dil):
-        ctx.require(
-            FALSE,
-            "GC010",
-            "auto_pad with dilations",
-            formula="onnxruntime's Conv rejects dilations with SAME_UPPER/SAME_LOWER auto_pad",
-            fix="use explicit pads instead of auto_pad SAME",
+    auto_pad = ctx.attr_str("auto_pad", "NOTSET")
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER") and any(d != 1 for d in dil):
+        _refusal(
+            ctx,
+            f"auto_pad {auto_pad} with dilations {list(dil)}",
+            f"'Dilation not supported for AutoPadType::{auto_pad}'",
+            "Use explicit pads instead of auto_pad SAME.",
         )
     spatial = _window(ctx, x, kernel, pool=False, ceil_mode=False, dilations=dil)
     return [Fact((x[0], w[0], *spatial), ctx.fact(0).dtype)]
@@ -209,6 +252,7 @@ def _pool(ctx: OpContext, has_dilations: bool, has_ceil: bool) -> tuple[tuple[Ex
         raise Invalid(f"kernel_shape has {len(kernel)} values for {n} spatial axes")
     dil = per_axis(ctx, "dilations", n, 1) if has_dilations else (1,) * n
     ceil_mode = bool(ctx.attr_int("ceil_mode", 0)) if has_ceil else False
+    _pool_pads_refusal(ctx, kernel)
     spatial = _window(ctx, x, kernel, pool=True, ceil_mode=ceil_mode, dilations=dil)
     shape = (x[0], x[1], *spatial)
     return shape, Fact(shape, ctx.fact(0).dtype)
@@ -286,6 +330,15 @@ def conv_transpose(ctx: OpContext) -> list[Fact]:
     dil = per_axis(ctx, "dilations", n, 1)
     out_pad = per_axis(ctx, "output_padding", n, 0)
     pads = _pads(ctx, n)
+    too_big = [i for i in range(n) if out_pad[i] >= strides[i]]
+    if too_big:
+        i = too_big[0]
+        _refusal(
+            ctx,
+            f"output_padding {list(out_pad)}",
+            f"output_padding must be smaller than the stride; axis {i + 2} has {out_pad[i]} with stride {strides[i]}",
+            "Use an output_padding below the stride (it only adds the last stride - 1 positions).",
+        )
     auto_pad = ctx.attr_str("auto_pad", "NOTSET")
     output_shape = ctx.attr_ints("output_shape")
     if output_shape is not None:
@@ -312,6 +365,10 @@ def conv_transpose(ctx: OpContext) -> list[Fact]:
             )
         elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             o = in_ * s
+            if op + span < s and ctx.semantics == "ort":
+                # the spec's total padding s*(in - 1) + op + span - s*in is negative; onnxruntime
+                # clamps it at 0, producing only what the window covers
+                o = (in_ - 1) * s + op + span
         else:
             pb, pe = (0, 0) if auto_pad == "VALID" else (pads[i], pads[i + n])
             o = (in_ - 1) * s + op + span - pb - pe

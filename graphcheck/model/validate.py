@@ -1,0 +1,112 @@
+"""Attribute checks made when a model is loaded: a malformed window attribute is a one-line error.
+
+The ONNX spec gives Conv, ConvTranspose and the pools their kernel, strides, dilations and pads;
+a file whose values no runtime can take (a kernel of 0, a negative stride or pad, an ``auto_pad``
+that is not one of the four, attributes of the wrong type or of lengths that disagree) is not a
+model to analyse: :func:`check_attributes` names the node and the attribute, and loading stops
+with :class:`graphcheck.errors.ModelLoadError` (the CLI's one line, exit 2). Legal values stay
+legal however large (a stride of ``2**40`` is analysed exactly), and what the spec allows but
+onnxruntime refuses (a pool's pads not smaller than its kernel) is a finding, not a load error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from itertools import chain
+
+from graphcheck.errors import ModelLoadError
+from graphcheck.model.ir import AttrValue, Graph, Node
+
+__all__ = ["check_attributes", "WINDOW_OPS"]
+
+# (domain, op) -> the window attributes it takes
+_CONV = ("kernel_shape", "strides", "dilations", "pads", "auto_pad", "group")
+_POOL = ("kernel_shape", "strides", "dilations", "pads", "auto_pad", "ceil_mode")
+WINDOW_OPS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "Conv"): _CONV,
+    ("", "ConvInteger"): _CONV,
+    ("", "QLinearConv"): _CONV,
+    ("", "DeformConv"): ("kernel_shape", "strides", "dilations", "pads", "group"),
+    ("com.microsoft", "FusedConv"): _CONV,
+    ("", "ConvTranspose"): (*_CONV, "output_padding", "output_shape"),
+    ("", "MaxPool"): (*_POOL, "storage_order"),
+    ("", "AveragePool"): (*_POOL, "count_include_pad"),
+    ("", "LpPool"): _POOL,
+    ("", "MaxUnpool"): ("kernel_shape", "strides", "pads"),
+}
+AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
+_LISTS = ("kernel_shape", "strides", "dilations", "pads", "output_padding", "output_shape")
+_MINIMUM = {"kernel_shape": 1, "strides": 1, "dilations": 1, "pads": 0, "output_padding": 0, "output_shape": 0}
+
+
+def _show(values: tuple[int, ...]) -> str:
+    if len(values) <= 8:
+        return str(list(values))
+    return "[" + ", ".join(map(str, values[:8])) + f", ... ({len(values)} values)]"
+
+
+def _problem(node: Node, names: tuple[str, ...]) -> str | None:
+    """What is wrong with the node's window attributes, or None."""
+    lists: dict[str, tuple[int, ...]] = {}
+    for key in names:
+        v: AttrValue | None = node.attrs.get(key)
+        if v is None:
+            continue
+        if key in _LISTS:
+            if not isinstance(v, tuple) or not all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+                return f"{key} must be a list of integers, got {v!r:.80}"
+            low = _MINIMUM[key]
+            bad = [x for x in v if x < low]
+            if bad:
+                return f"{key} must be >= {low}, got {_show(v)}"
+            lists[key] = v
+        elif key == "auto_pad":
+            if not isinstance(v, str) or (v not in AUTO_PADS and v != ""):
+                return f"auto_pad must be one of {', '.join(AUTO_PADS)}, got {v!r:.80}"
+        elif not isinstance(v, int) or isinstance(v, bool):
+            return f"{key} must be an integer, got {v!r:.80}"
+        elif key == "group" and v < 1:
+            return f"group must be >= 1, got {v}"
+    n = len(lists["kernel_shape"]) if lists.get("kernel_shape") else None
+    for key in ("strides", "dilations", "output_padding"):
+        got = lists.get(key)
+        if got and n is not None and len(got) != n:
+            return f"{key} has {len(got)} values for a {n}-D kernel_shape {_show(lists['kernel_shape'])}"
+        if got and n is None:
+            n = len(got)
+    pads = lists.get("pads")
+    if pads and (len(pads) % 2 or (n is not None and len(pads) != 2 * n)):
+        want = f"2 x {n} = {2 * n}" if n is not None else "an even number of"
+        return f"pads has {len(pads)} values, needs {want} (a begin and an end per spatial axis)"
+    return None
+
+
+def check_attributes(
+    graph: Graph, source: str, schema: Callable[[str, int], frozenset[str] | None] | None = None
+) -> None:
+    """Raise ModelLoadError naming the first node whose window attributes no runtime can take, or
+    (given ``schema``: an op and opset to the attribute names the spec defines, None when unknown)
+    the first ONNX-domain node with an attribute its op does not have in the model's opset (dilations
+    on an AveragePool before opset 19; onnx's checker and onnxruntime refuse such a model)."""
+    if schema is not None:
+        opset = graph.opset
+        for node in graph.nodes:
+            if node.domain or not node.attrs:
+                continue
+            known = schema(node.op_type, opset)
+            if known is None:
+                continue
+            extra = sorted(k for k in node.attrs if k not in known)
+            if extra:
+                raise ModelLoadError(
+                    f"{source}: node {node.name!r} ({node.op_type}): {node.op_type} has no attribute "
+                    f"{extra[0]!r:.60} in opset {opset} (the spec's schema; onnxruntime refuses the model too)"
+                )
+    nodes: Iterable[Node] = chain(graph.nodes, *(f.nodes for f in graph.functions.values()))
+    for node in nodes:
+        names = WINDOW_OPS.get((node.domain, node.op_type))
+        if names is None:
+            continue
+        problem = _problem(node, names)
+        if problem is not None:
+            raise ModelLoadError(f"{source}: node {node.name!r} ({node.op_type}): {problem}")
