@@ -37,6 +37,10 @@ def evaluation_dict(ev: Evaluation, fixes: list[Fix] | None = None) -> dict[str,
         if first is None
         else {"code": first.code, "node": first.node, "op": first.op, "what": first.what, "formula": first.formula},
         "failures": len(ev.failures),
+        "refused": ev.refused or None,
+        "not_followed": None
+        if ev.not_followed is None
+        else {"node": ev.not_followed.node, "op": ev.not_followed.op, "what": ev.not_followed.what},
         "outputs": {k: (list(v) if v is not None else None) for k, v in ev.outputs.items()},
         "layers": [
             {

@@ -66,9 +66,15 @@ def render_at_summary(ev: Evaluation, report: Report | None = None, fixes: list[
         outs = ", ".join(f"{k}{_dims([str(x) for x in v]) if v is not None else '[?]'}" for k, v in ev.outputs.items())
         return [f"  at {sizes}: ok  ({outs})"]
     if ev.ok is None:
+        partial = ev.not_followed
+        if partial is not None:
+            where = where_text(report, partial.node, partial.op)
+            why = f"{where} was followed for other sizes only: {partial.what}"
+            return [f"  at {sizes}: unknown ({why}; nothing proven fails)"]
         return [f"  at {sizes}: unknown (the analysis is incomplete; nothing proven fails)"]
     r = ev.first_failure
-    assert r is not None
+    if r is None:
+        return [f"  at {sizes}: FAILS: {ev.refused or 'these sizes cannot be fed'}"]
     out = [f"  at {sizes}: FAILS at {where_text(report, r.node, r.op)} {what_text(report, r.node, r.what)}"]
     detail = failure_detail(ev)
     if detail:

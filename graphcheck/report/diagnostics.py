@@ -74,8 +74,12 @@ def coverage_diagnostic(r: Requirement, left: str) -> Diagnostic:
     return _diag(r.code, r.node, r.op, r.order, msg, what=r.what, formula=r.formula, fails_for=left)
 
 
-def requirement_diagnostic(r: Requirement, cache: dict[Cond, IntSet]) -> Diagnostic | None:
-    """A finding for a condition that fails for some sizes; None when it always holds."""
+def requirement_diagnostic(
+    r: Requirement, cache: dict[Cond, IntSet], blind: tuple[IntSet, str] | None = None
+) -> Diagnostic | None:
+    """A finding for a condition that fails for some sizes; None when it always holds (or fails
+    only where it is not known: ``blind`` is the sizes of its one size at which a node upstream
+    was not followed, with that node's label; there the condition says nothing)."""
     syms = tuple(sorted(s.name for s in r.cond.symbols()))
     if r.value is not None:
         value_txt = f"{r.what} = {r.formula}" if r.formula else f"{r.what} = {r.value}"
@@ -101,12 +105,18 @@ def requirement_diagnostic(r: Requirement, cache: dict[Cond, IntSet]) -> Diagnos
         if ok.is_full():
             return None
         bad = ok.complement()
+        unknown = ""
+        if blind is not None and not (bad & blind[0]).is_empty():
+            unknown = f"  (unknown for {(bad & blind[0]).describe(s.name)}, past {blind[1]})"
+            bad = bad & blind[0].complement()
+            if bad.is_empty():
+                return None
         fails = bad.describe(s.name)
         needs = ok.describe(s.name)
         if r.value is not None:
-            msg = f"{value_txt}  is < 1 for {fails}"
+            msg = f"{value_txt}  is < 1 for {fails}{unknown}"
         else:
-            msg = f"{value_txt}: {r.formula or r.cond}  fails for {fails}"
+            msg = f"{value_txt}: {r.formula or r.cond}  fails for {fails}{unknown}"
         return _diag(
             r.code,
             r.node,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from graphcheck.infer.engine import Analysis
 from graphcheck.infer.facts import Fact, Requirement
+from graphcheck.model.ir import Node
 from graphcheck.model.layers import LayerMap
 from graphcheck.symbolic.expr import Expr, Sym
 
@@ -48,6 +49,8 @@ class Evaluation:
     undecided: list[Requirement] = field(default_factory=list)
     defaulted: list[str] = field(default_factory=list)  # free sizes not given, set to 1 (they cannot matter)
     layers: list[LayerShapes] = field(default_factory=list)  # per framework layer (Keras/PyTorch models)
+    not_followed: Requirement | None = None  # the node followed for other sizes only, that stops here (GC110)
+    refused: str = ""  # why these sizes cannot be fed at all (a fixed dim contradicted, not a size)
 
     def sizes_text(self) -> str:
         given = [f"{k}={v}" for k, v in self.sizes.items() if k not in self.defaulted]
@@ -76,6 +79,20 @@ def value_at(e: Expr, env: Mapping[Sym, int]) -> int | None:
     return None if e.has_opaque() else e.evaluate(env)
 
 
+def downstream(order: Sequence[Node], pos: int) -> set[int]:
+    """The walk positions of the node at ``pos`` and of every node that reads what it computes."""
+    if not 0 <= pos < len(order):
+        return set()
+    tainted = {o for o in order[pos].outputs if o}
+    out = {pos}
+    for p in range(pos + 1, len(order)):
+        n = order[p]
+        if any(i in tainted for i in n.inputs):
+            out.add(p)
+            tainted.update(o for o in n.outputs if o)
+    return out
+
+
 def verdict(analysis: Analysis, env: Mapping[Sym, int]) -> bool | None:
     """Whether the model accepts ``env``: False when a condition fails there, None when that is
     not decided (a condition on a value the analysis could not know, or an incomplete analysis),
@@ -101,6 +118,8 @@ def evaluate(analysis: Analysis, env: Mapping[Sym, int], names: Mapping[Sym, str
     undecided: list[Requirement] = []
     by_order: dict[int, list[Requirement]] = {}
     beyond = False  # past a node followed for other sizes only: nothing after it is decided here
+    blind: set[int] = set()  # that node and what reads it: their shapes here are not known
+    not_followed: Requirement | None = None
     for r in analysis.requirements:  # in walk order
         if not r.decidable or beyond:
             undecided.append(r)
@@ -109,18 +128,27 @@ def evaluate(analysis: Analysis, env: Mapping[Sym, int], names: Mapping[Sym, str
             if r.covers:
                 undecided.append(r)
                 beyond = True
+                blind = downstream(analysis.order, r.order)
+                not_followed = r
                 continue
             failures.append(r)
             by_order.setdefault(r.order, []).append(r)
     failures.sort(key=lambda r: r.order)
     incomplete_nodes = {n.order for n in analysis.notes if n.code in {"GC101", "GC102", "GC103", "GC901"}}
     nodes: list[NodeShapes] = []
+    unknown_values: set[str] = set()
     for pos, node in enumerate(analysis.order):
-        outs = tuple((o, shape_at(analysis.facts.get(o, Fact(None)), env)) for o in node.outputs if o)
-        nodes.append(
-            NodeShapes(pos, node.name, node.op_type, outs, tuple(by_order.get(pos, ())), pos in incomplete_nodes)
+        if pos in blind:
+            unknown_values.update(node.outputs)
+        outs = tuple(
+            (o, None if pos in blind else shape_at(analysis.facts.get(o, Fact(None)), env)) for o in node.outputs if o
         )
-    outputs = {vi.name: shape_at(analysis.facts.get(vi.name, Fact(None)), env) for vi in analysis.graph.outputs}
+        unknown = pos in incomplete_nodes or pos in blind
+        nodes.append(NodeShapes(pos, node.name, node.op_type, outs, tuple(by_order.get(pos, ())), unknown))
+    outputs = {
+        vi.name: None if vi.name in unknown_values else shape_at(analysis.facts.get(vi.name, Fact(None)), env)
+        for vi in analysis.graph.outputs
+    }
     if failures:
         ok: bool | None = False
     elif undecided or not analysis.complete:
@@ -128,7 +156,7 @@ def evaluate(analysis: Analysis, env: Mapping[Sym, int], names: Mapping[Sym, str
     else:
         ok = True
     sizes = {s.name: env[s] for s in analysis.symbols}
-    return Evaluation(sizes, ok, failures, nodes, outputs, undecided)
+    return Evaluation(sizes, ok, failures, nodes, outputs, undecided, not_followed=not_followed)
 
 
 def layer_rows(ev: Evaluation, layers: LayerMap) -> list[LayerShapes]:

@@ -22,7 +22,7 @@ from graphcheck.report.diagnostics import (
     pinned_diagnostics,
     requirement_diagnostic,
 )
-from graphcheck.report.evaluate import Evaluation, evaluate, layer_rows, verdict
+from graphcheck.report.evaluate import Evaluation, downstream, evaluate, layer_rows, verdict
 from graphcheck.symbolic.cond import Cond
 from graphcheck.symbolic.expr import Sym
 from graphcheck.symbolic.intset import MAXDIM, IntSet
@@ -113,6 +113,40 @@ class Report:
             out.append((r, f"the sizes where {r.cond} fails"))
         return out
 
+    @functools.cached_property
+    def _partly_followed(self) -> list[tuple[Requirement, Sym, IntSet, set[int]]]:
+        """Nodes followed for part of one size's values only (GC110): the requirement, that size,
+        the values where the node was not followed, and the walk positions downstream of it (itself
+        included), where every condition was derived as if it had been followed."""
+        out: list[tuple[Requirement, Sym, IntSet, set[int]]] = []
+        for c in self.analysis.requirements:
+            syms = c.cond.symbols()
+            if not c.covers or not c.decidable or len(syms) != 1:
+                continue
+            (x,) = syms
+            try:
+                outside = cond_set(c.cond, x, self._cache).complement()
+            except TooComplex:
+                continue
+            if outside.is_empty():
+                continue
+            out.append((c, x, outside, downstream(self.analysis.order, c.order)))
+        return out
+
+    def _blind(self, r: Requirement) -> tuple[IntSet, str] | None:
+        """The values of ``r``'s one size at which a node upstream of it was not followed."""
+        syms = r.cond.symbols()
+        if len(syms) != 1 or not self._partly_followed:
+            return None
+        (x,) = syms
+        blind: IntSet | None = None
+        label = ""
+        for c, s, outside, down in self._partly_followed:
+            if s == x and r.order in down:
+                blind = outside if blind is None else blind | outside
+                label = label or f"{c.node} ({c.op})"
+        return None if blind is None else (blind, label)
+
     @property
     def symbols(self) -> list[str]:
         return [s.name for s in self.analysis.symbols]
@@ -189,22 +223,28 @@ class Report:
     def sizes_env(self, sizes: Mapping[str, int]) -> tuple[dict[Sym, int], bool, list[str]]:
         """Map user keys (symbol names or input:axis) to symbols: the environment, False if a fixed
         dim is contradicted, and the free sizes not given (set to 1: no condition mentions them)."""
+        env, why, defaulted = self._sizes_env(sizes)
+        return env, not why, defaulted
+
+    def _sizes_env(self, sizes: Mapping[str, int]) -> tuple[dict[Sym, int], str, list[str]]:
+        """``sizes_env``, saying why the sizes cannot be fed ("" when they can)."""
         env: dict[Sym, int] = {}
-        consistent = True
+        why = ""
         for key, v in sizes.items():
             if not isinstance(v, int) or isinstance(v, bool):
                 raise UsageError(f"size for {key} must be an integer, got {v!r}")
             e = self.analysis.addresses.get(key)
             if e is not None and e.is_const:
                 if e.value != v:
-                    consistent = False
+                    why = why or f"{key} is fixed to {e.value} in the model, not {v}"
                 continue
             s = self.analysis.symbol(key)
             if s in env and env[s] != v:
-                consistent = False
+                why = why or f"{key} is {s.name}, given both {env[s]} and {v}"
             env[s] = v
-        if any(v < 1 or v > MAXDIM for v in env.values()):
-            consistent = False
+        out = [f"{s.name} = {v}" for s, v in env.items() if v < 1 or v > MAXDIM]
+        if out:
+            why = why or f"{out[0]} is not a size (1 to {MAXDIM})"
         free = set(self.solution.free) - {s for r in self.analysis.requirements for s in r.cond.symbols()}
         missing = [s for s in self.analysis.symbols if s not in env]
         defaulted = []
@@ -215,7 +255,7 @@ class Report:
         still = [s.name for s in self.analysis.symbols if s not in env]
         if still:
             raise UsageError(f"give a size for {', '.join(still)} (the answer depends on it)")
-        return env, consistent, defaulted
+        return env, why, defaulted
 
     def accepts(self, sizes: Mapping[str, int]) -> bool | None:
         """Exact: True/False; None only when the analysis is incomplete and nothing proven fails."""
@@ -225,12 +265,13 @@ class Report:
         return verdict(self.analysis, env)
 
     def at(self, sizes: Mapping[str, int]) -> Evaluation:
-        env, consistent, defaulted = self.sizes_env(sizes)
+        env, why, defaulted = self._sizes_env(sizes)
         ev = evaluate(self.analysis, env)
         ev.defaulted = defaulted
         ev.layers = layer_rows(ev, self.layers)
-        if not consistent:
+        if why:
             ev.ok = False
+            ev.refused = why
         return ev
 
     # -- findings -----------------------------------------------------------------
@@ -240,7 +281,7 @@ class Report:
         for r in self.analysis.requirements:
             if not r.decidable or r.covers:
                 continue
-            d = requirement_diagnostic(r, self._cache)
+            d = requirement_diagnostic(r, self._cache, self._blind(r))
             if d is not None:
                 out.append(d)
         if self.followed:

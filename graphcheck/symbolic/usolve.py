@@ -57,8 +57,31 @@ def cond_set(c: Cond, s: Sym, cache: dict[Cond, IntSet] | None = None) -> IntSet
 
 def atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
     """``{s : e(s) == 0}`` if ``is_eq`` else ``{s : e(s) >= 0}``, in at most ``SOLVE_WORK`` steps of
-    periodic solving (the pieces of a min/max share the budget of the call that cut them)."""
-    return _budgeted(lambda: _atom_set(e, is_eq, s))
+    periodic solving (the pieces of a min/max share the budget of the call that cut them).
+
+    A top-level answer is remembered, a TooComplex too: the same condition is asked for again by
+    the solver, the statement and each finding, and one past the budget would spend it each time."""
+    if _work[1]:
+        return _atom_set(e, is_eq, s)
+    key = (e, is_eq, s)
+    hit = _SOLVED.get(key)
+    if isinstance(hit, str):
+        raise TooComplex(hit)
+    if hit is not None:
+        return hit
+    if len(_SOLVED) >= _SOLVED_LIMIT:
+        _SOLVED.clear()
+    try:
+        res = _budgeted(lambda: _atom_set(e, is_eq, s))
+    except TooComplex as exc:
+        _SOLVED[key] = str(exc)
+        raise
+    _SOLVED[key] = res
+    return res
+
+
+_SOLVED_LIMIT = 1024  # one-size solutions remembered (memory only; the memory is emptied when full)
+_SOLVED: dict[tuple[Expr, bool, Sym], IntSet | str] = {}
 
 
 _work = [0, 0]  # steps spent by the running top-level solve, and whether one is running
@@ -181,7 +204,8 @@ def _pieces(
                     diff = diff - 1  # strictly better than an earlier argument
                 where = where & atom_set(diff, False, s)
         if not where.is_empty():
-            out.extend(_pieces(tuple(_replace(e, mm, ai) for e in exprs), s, where, count))
+            memo: dict[Atom, Expr] = {}
+            out.extend(_pieces(tuple(_replace(e, mm, ai, memo) for e in exprs), s, where, count))
     return out
 
 
@@ -269,26 +293,50 @@ def _find_minmax(e: Expr) -> MinMax | None:
     return None
 
 
-def _replace(e: Expr, target: Atom, value: Expr) -> Expr:
+def _replace(e: Expr, target: Atom, value: Expr, memo: dict[Atom, Expr] | None = None) -> Expr:
+    """``e`` with the atom ``target`` replaced by ``value`` wherever it occurs, nested included.
+    Each distinct atom is rewritten once (``memo``), and one that holds no ``target`` is kept as it
+    is: towers of Div share their sub-expressions, which a plain walk rewrote exponentially often."""
+    from graphcheck.symbolic.expr import emax, emin, floordiv
+
+    if memo is None:
+        memo = {}
     out = const(0)
     for m, c in e.terms:
         t = const(c)
         for a in m:
-            if a == target:
-                t = t * value
-            elif isinstance(a, Floor):
-                from graphcheck.symbolic.expr import floordiv
-
-                t = t * floordiv(_replace(a.num, target, value), a.den)
-            elif isinstance(a, MinMax):
-                from graphcheck.symbolic.expr import emax, emin
-
-                args = [_replace(x, target, value) for x in a.args]
-                t = t * (emax(*args) if a.is_max else emin(*args))
-            else:
-                t = t * Expr._atom(a)
+            t = t * _replace_atom(a, target, value, memo, emax, emin, floordiv)
         out = out + t
     return out
+
+
+def _replace_atom(
+    a: Atom,
+    target: Atom,
+    value: Expr,
+    memo: dict[Atom, Expr],
+    emax: Callable[..., Expr],
+    emin: Callable[..., Expr],
+    floordiv: Callable[[Expr, int], Expr],
+) -> Expr:
+    if a == target:
+        return value
+    done = memo.get(a)
+    if done is not None:
+        return done
+    if isinstance(a, Floor):
+        num = _replace(a.num, target, value, memo)
+        r = Expr._atom(a) if num == a.num else floordiv(num, a.den)
+    elif isinstance(a, MinMax):
+        args = [_replace(x, target, value, memo) for x in a.args]
+        if all(x == y for x, y in zip(args, a.args)):
+            r = Expr._atom(a)
+        else:
+            r = emax(*args) if a.is_max else emin(*args)
+    else:
+        r = Expr._atom(a)
+    memo[a] = r
+    return r
 
 
 def _period(e: Expr) -> int:

@@ -301,6 +301,25 @@ def test_nodes_followed_for_part_of_the_sizes_give_a_proven_part() -> None:
         assert r2.accepts({"L": v}) in (ok, None)
 
 
+def test_findings_past_a_partly_followed_node_claim_no_failure_where_it_was_not_followed() -> None:
+    """At L in {2, 3} the Reshape's entry is -1 (inferred: onnxruntime with ReshapeFusion off runs
+    them, see above): the element count derived as if it were not -1 says nothing there. Its finding
+    fails only L >= 6 and names {2, 3} as unknown; explain at L = 2 shows no shape past the node."""
+    import graphcheck
+
+    r = graphcheck.check(reshape_entry_minus_one_at_two_sizes())
+    count = [d for d in r.diagnostics if d.what == "Reshape element count"]
+    assert len(count) == 1
+    assert count[0].fails_for == "L >= 6"
+    assert "(unknown for L in {2, 3}, past Reshape_out (Reshape))" in count[0].message
+    ev = r.at({"L": 2})
+    assert ev.ok is None and ev.failures == []
+    assert ev.not_followed is not None and ev.not_followed.node == "Reshape_out"
+    assert ev.outputs == {"out": None}
+    assert [n.outputs for n in ev.nodes if n.node == "Reshape_out"] == [(("out", None),)]
+    ev6 = r.at({"L": 6})
+    assert ev6.ok is False and ev6.outputs == {"out": (1, 4)}  # followed at 6: its shapes stand
+
 def _ort_runs(m: onnx.ModelProto, lengths: range, disabled: list[str] | None = None) -> list[bool]:
     """Whether onnxruntime runs x[L, 4] at each L (a subprocess; optimizers may be switched off)."""
     import json

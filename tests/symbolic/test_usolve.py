@@ -97,3 +97,32 @@ def test_known_answers() -> None:
     assert cond_set(eq(floordiv(L, 8) * 8, L), S).describe("L") == "L % 8 == 0"
     assert cond_set(any_of([eq(L, 1), eq(L, 7)]), S).describe("L") == "L in {1, 7}"
     assert cond_set(ge(L * L - 50 * L + 600), S).describe("L") == "L <= 20 or L >= 30"
+
+
+def test_a_condition_past_the_budget_is_not_solved_again() -> None:
+    """The solver, the statement and each finding ask for the same one-size set: an answer past the
+    solver's limits is remembered as TooComplex, so it costs its budget once, not once per question."""
+    import pytest
+
+    from graphcheck.errors import TooComplex
+    from graphcheck.symbolic import usolve
+
+    x = sym("L")
+    # L % 251 + L % 257 == L % 263: periodic with a period far past the solver's limit
+    e = mod(x, 251) + mod(x, 257) - mod(x, 263)
+    calls = [0]
+    real = usolve._atom_set
+
+    def counting(*a: object) -> object:
+        calls[0] += 1
+        return real(*a)  # type: ignore[arg-type]
+
+    usolve._SOLVED.clear()
+    usolve._atom_set = counting  # type: ignore[assignment]
+    try:
+        for _ in range(3):
+            with pytest.raises(TooComplex):
+                usolve.atom_set(e, True, x.as_sym())
+    finally:
+        usolve._atom_set = real
+    assert calls[0] == 1
