@@ -10,7 +10,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ROW = re.compile(r"^\| `([\w.]+)` \| `([\w/.]+)\.py` \| ([\d,]+) \| (.+) \|$")
-BUDGET_NAME = re.compile(r"^(_?[A-Z][A-Z0-9_]*(?:LIMIT|WORK|STEPS|PERIOD|BITS|DEPTH|_MAX|CANDIDATES))\s*[:=]", re.M)
+BUDGET_NAME = re.compile(
+    r"^(_?[A-Z][A-Z0-9_]*(?:LIMIT|WORK|STEPS|PERIOD|BITS|DEPTH|_MAX|CANDIDATES|_NODES))\s*[:=]", re.M
+)
 # constants that match the pattern but bound no work: how many values a set's wording lists, the
 # size under which a declared-dynamic axis counts as pinned (GC007), a derived value, MLflow's tag size
 NOT_BUDGETS = {"FINITE_LIST_LIMIT", "PINNED_LIMIT", "_COEF_MAX", "TAG_VALUE_LIMIT"}

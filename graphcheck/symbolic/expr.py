@@ -733,9 +733,11 @@ class Expr:
             except (RecursionError, SyntaxError, MemoryError) as exc:  # past what the budgets allow
                 raise TooComplex(f"an expression of {self.size} nodes that Python cannot compile ({exc})") from None
             self._names = syms
-            if len(_COMPILED) >= _COMPILED_LIMIT:
+            if len(_COMPILED) >= _COMPILED_LIMIT or _COMPILED_HELD[0] > _COMPILED_NODES:
                 _COMPILED.clear()
+                _COMPILED_HELD[0] = 0
             _COMPILED[self] = (syms, self._fn)
+            _COMPILED_HELD[0] += self.size
         return self._names, self._fn
 
     def evaluate(self, env: Mapping[Sym, int]) -> int:
@@ -760,6 +762,10 @@ class Expr:
 
 _COMPILED: dict[Expr, tuple[tuple[Sym, ...], Callable[..., int]]] = {}  # evaluators of recent expressions
 _COMPILED_LIMIT = 1 << 14
+# nodes of the expressions whose evaluators are kept, all together: a large expression's code is
+# large (a fuzz worker's memory grew to 600 MB over 10,000 inputs with the count bound alone)
+_COMPILED_NODES = 1 << 18
+_COMPILED_HELD = [0]
 
 
 def _coef_check(d: Mapping[Mono, int]) -> None:
