@@ -169,7 +169,10 @@ def _t(x: object) -> str:
 
 
 def _ts(xs: Iterable[object]) -> tuple[str, ...]:
-    return tuple(_t(x) for x in xs)
+    out = tuple(xs)
+    if all(type(x) is str for x in out):  # the usual case: nothing to decode
+        return out  # type: ignore[return-value]
+    return tuple(_t(x) for x in out)
 
 
 def _signed(v: int) -> int:

@@ -81,6 +81,28 @@ def _problem(node: Node, names: tuple[str, ...]) -> str | None:
     return None
 
 
+# attributes each common op has had in every version of it (onnx's schemas, intersected over opsets
+# 1 to 23; tests/model/test_validate.py checks this against onnx.defs): a node holding only these
+# needs no schema lookup, whose first call loads onnx's registry (about 10 ms of a cold check)
+EVERY_OPSET: dict[str, frozenset[str]] = {
+    "Conv": frozenset({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}),
+    "ConvTranspose": frozenset(
+        {"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads", "strides"}
+    ),
+    "MaxPool": frozenset({"auto_pad", "kernel_shape", "pads", "strides"}),
+    "AveragePool": frozenset({"auto_pad", "kernel_shape", "pads", "strides"}),
+    "Flatten": frozenset({"axis"}),
+    "Gemm": frozenset({"alpha", "beta", "transA", "transB"}),
+    "Concat": frozenset({"axis"}),
+    "Transpose": frozenset({"perm"}),
+    "Gather": frozenset({"axis"}),
+    "Softmax": frozenset({"axis"}),
+    "Cast": frozenset({"to"}),
+    "LeakyRelu": frozenset({"alpha"}),
+    "Constant": frozenset({"value"}),
+}
+
+
 def check_attributes(
     graph: Graph, source: str, schema: Callable[[str, int], frozenset[str] | None] | None = None
 ) -> None:
@@ -90,23 +112,42 @@ def check_attributes(
     on an AveragePool before opset 19; onnx's checker and onnxruntime refuse such a model)."""
     if schema is not None:
         opset = graph.opset
+        seen: set[tuple[str, tuple[str, ...]]] = set()  # (op, attribute names) already found legal
         for node in graph.nodes:
             if node.domain or not node.attrs:
+                continue
+            key = (node.op_type, tuple(node.attrs))
+            if key in seen:
+                continue
+            every = EVERY_OPSET.get(node.op_type)
+            if every is not None and all(k in every for k in node.attrs):
+                seen.add(key)  # attributes the op has had in every version: no schema needed
                 continue
             known = schema(node.op_type, opset)
             if known is None:
                 continue
             extra = sorted(k for k in node.attrs if k not in known)
-            if extra:
+            if not extra:
+                seen.add(key)
+            else:
                 raise ModelLoadError(
                     f"{source}: node {node.name!r} ({node.op_type}): {node.op_type} has no attribute "
                     f"{extra[0]!r:.60} in opset {opset} (the spec's schema; onnxruntime refuses the model too)"
                 )
     nodes: Iterable[Node] = chain(graph.nodes, *(f.nodes for f in graph.functions.values()))
+    legal: set[tuple[object, ...]] = set()  # window attributes already found legal (stacks repeat them)
     for node in nodes:
         names = WINDOW_OPS.get((node.domain, node.op_type))
         if names is None:
             continue
+        try:
+            key: tuple[object, ...] | None = (names, *(node.attrs.get(k) for k in names))
+            if key in legal:
+                continue
+        except TypeError:  # a value that is not hashable (a tensor where a list belongs): checked below
+            key = None
         problem = _problem(node, names)
+        if problem is None and key is not None:
+            legal.add(key)
         if problem is not None:
             raise ModelLoadError(f"{source}: node {node.name!r} ({node.op_type}): {problem}")
