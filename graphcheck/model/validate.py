@@ -141,13 +141,13 @@ def check_attributes(
         if names is None:
             continue
         try:
-            key: tuple[object, ...] | None = (names, *(node.attrs.get(k) for k in names))
-            if key in legal:
+            values: tuple[object, ...] | None = (names, *(node.attrs.get(k) for k in names))
+            if values in legal:
                 continue
         except TypeError:  # a value that is not hashable (a tensor where a list belongs): checked below
-            key = None
+            values = None
         problem = _problem(node, names)
-        if problem is None and key is not None:
-            legal.add(key)
+        if problem is None and values is not None:
+            legal.add(values)
         if problem is not None:
             raise ModelLoadError(f"{source}: node {node.name!r} ({node.op_type}): {problem}")
