@@ -65,6 +65,11 @@ def test_json_output(toy_path: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert data["free_symbols"] == ["N"]
     assert {d["code"] for d in data["diagnostics"]} >= {"GC001"}
     assert data["at"]["ok"] is False and data["at"]["first_failure"]["node"] == "conv_b"
+    # a file: no live exporter, the producer it records (name and version)
+    assert data["exporter"] is None and data["attempts"] == []
+    m = onnx.load(toy_path)
+    assert data["producer"] == " ".join(x for x in (m.producer_name, m.producer_version) if x)
+    assert data["at"]["refused"] is None and data["at"]["not_followed"] is None
 
 
 def test_explain_marks_first_failure(toy_path: str, capsys: pytest.CaptureFixture[str]) -> None:

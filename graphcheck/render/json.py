@@ -63,12 +63,23 @@ def evaluation_dict(ev: Evaluation, fixes: list[Fix] | None = None) -> dict[str,
     }
 
 
+def _producer(report: Report) -> str | None:
+    g = report.analysis.graph
+    text = " ".join(x for x in (g.producer, g.producer_version) if x)
+    return text or None
+
+
 def report_dict(report: Report, evaluation: Evaluation | None = None, fixes: list[Fix] | None = None) -> dict[str, Any]:
     sol = report.solution
     return {
         "schema_version": SCHEMA_VERSION,
         "graphcheck_version": __version__,
         "model": report.name,
+        # a live model's report (graphcheck.torch, .keras, .jax): the exporter that produced the
+        # analysed graph and every one tried; every report: the producer the graph records
+        "exporter": getattr(report, "exporter", "") or None,
+        "producer": _producer(report),
+        "attempts": [{"exporter": a.exporter, "outcome": a.outcome} for a in getattr(report, "attempts", ())],
         "inputs": [{"name": i.name, "dims": list(i.dims) if i.dims is not None else None} for i in report.inputs],
         "symbols": [_symbol_entry(report, s) for s in report.symbols],
         "free_symbols": [s.name for s in sol.free],

@@ -101,6 +101,10 @@ def test_the_common_cnn_gives_L_ge_38_and_names_features_3(spec: str, exporter: 
     # which exporter produced the graph: the legacy one either way (torch.export specializes L)
     assert rep.exporter.startswith("torch.onnx legacy (TorchScript), torch 2.13")
     assert f"exported by {rep.exporter}" in str(rep)
+    data = rep.to_dict()  # the JSON says it too, with every exporter tried
+    assert data["exporter"] == rep.exporter and data["producer"].startswith("pytorch 2.13")
+    assert [a["exporter"] for a in data["attempts"]] == [a.exporter for a in rep.attempts]
+    assert any(a["outcome"] == "used" for a in data["attempts"])
     if exporter == "dynamo":
         (spec_finding,) = findings(rep, "GC108")
         assert spec_finding.symbols == ("L",)
