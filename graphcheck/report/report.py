@@ -97,21 +97,28 @@ class Report:
         for r in self.analysis.requirements:
             if not r.covers or not r.decidable:
                 continue
-            syms = r.cond.symbols()
-            if len(syms) == 1:
-                (x,) = syms
-                need = self.necessary.for_symbol(x)
-                try:
-                    outside = cond_set(r.cond, x, self._cache).complement()
-                except TooComplex:
-                    outside = None
-                if need is not None and outside is not None:
-                    left = need & outside
-                    if not left.is_empty():
-                        out.append((r, left.describe(x.name)))
-                    continue
+            one = self._outside(r)
+            need = self.necessary.for_symbol(one[0]) if one is not None else None
+            if one is not None and need is not None:
+                x, outside = one
+                left = need & outside
+                if not left.is_empty():
+                    out.append((r, left.describe(x.name)))
+                continue
             out.append((r, f"the sizes where {r.cond} fails"))
         return out
+
+    def _outside(self, r: Requirement) -> tuple[Sym, IntSet] | None:
+        """For a node followed for part of one size's values only (GC110): that size and the values
+        where the node was not followed; None when its condition has more sizes or is too complex."""
+        syms = r.cond.symbols()
+        if len(syms) != 1:
+            return None
+        (x,) = syms
+        try:
+            return x, cond_set(r.cond, x, self._cache).complement()
+        except TooComplex:
+            return None
 
     @functools.cached_property
     def _partly_followed(self) -> list[tuple[Requirement, Sym, IntSet, set[int]]]:
@@ -120,17 +127,9 @@ class Report:
         included), where every condition was derived as if it had been followed."""
         out: list[tuple[Requirement, Sym, IntSet, set[int]]] = []
         for c in self.analysis.requirements:
-            syms = c.cond.symbols()
-            if not c.covers or not c.decidable or len(syms) != 1:
-                continue
-            (x,) = syms
-            try:
-                outside = cond_set(c.cond, x, self._cache).complement()
-            except TooComplex:
-                continue
-            if outside.is_empty():
-                continue
-            out.append((c, x, outside, downstream(self.analysis.order, c.order)))
+            one = self._outside(c) if c.covers and c.decidable else None
+            if one is not None and not one[1].is_empty():
+                out.append((c, *one, downstream(self.analysis.order, c.order)))
         return out
 
     def _blind(self, r: Requirement) -> tuple[IntSet, str] | None:
