@@ -17,8 +17,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import onnx
+
+if TYPE_CHECKING:
+    from graphcheck.report.report import Report
 
 WORKER = r"""
 import json, sys, os
@@ -83,6 +87,23 @@ class ProbeResult:
         """Ran and produced no empty data tensor (every size >= 1; shape-like tensors excepted)."""
         like = self.shape_like or (False,) * len(self.shapes)
         return self.ok and all(sl or all(d >= 1 for d in s) for s, sl in zip(self.shapes, like))
+
+
+def last_change(report: Report) -> int:
+    """A size past which the report's valid sets change no more: each run's ends plus two periods
+    (1 when nothing is known); the random stacks probe every size up to it."""
+    from graphcheck.symbolic.intset import MAXDIM
+
+    last = 1
+    for name in report.symbols:
+        vs = report.valid_set(name)
+        if vs is not None:
+            for ivs in vs.classes.values():
+                for lo, hi in ivs:
+                    last = max(last, lo + 2 * vs.period)
+                    if hi < MAXDIM - vs.period:
+                        last = max(last, hi + 2 * vs.period)
+    return last
 
 
 def expose_all(model: onnx.ModelProto) -> onnx.ModelProto:

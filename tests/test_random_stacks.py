@@ -23,8 +23,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 import graphcheck
-from graphcheck.symbolic.intset import MAXDIM
-from tests.ortprobe import expose_all, probe_many
+from tests.ortprobe import expose_all, last_change, probe_many
 
 C = 2
 
@@ -141,16 +140,7 @@ def model(draw: st.DrawFn) -> tuple[onnx.ModelProto, bool, int]:
 
 
 def _probe_sizes(rep: graphcheck.report.report.Report, spatial: int, rnd: random.Random) -> list[dict[str, int]]:
-    last = 1
-    for name in rep.symbols:
-        vs = rep.valid_set(name)
-        if vs is not None:
-            for ivs in vs.classes.values():
-                for lo, hi in ivs:
-                    last = max(last, lo + 2 * vs.period)
-                    if hi < MAXDIM - vs.period:
-                        last = max(last, hi + 2 * vs.period)
-    last = min(max(last, 48), 400)
+    last = min(max(last_change(rep), 48), 400)
     big = [rnd.randint(last, 3000) for _ in range(4)]
     if spatial == 1:
         return [{"N": 1, "L": v} for v in list(range(1, last + 1)) + big]
