@@ -402,11 +402,5 @@ def check(
     return frontend_report(exported, dmap, semantics=semantics)
 
 
-def report_for(
-    exported: Exported,
-    dims: Mapping[str, int | str] | Sequence[str] | None = None,
-    *,
-    semantics: str = "spec",
-) -> FrontendReport:
-    """The analysis of an export from :func:`export` (what :func:`check` returns)."""
-    return frontend_report(exported, dims, semantics=semantics)
+# the analysis of an export from :func:`export` (what :func:`check` returns): the front ends' shared step
+report_for = frontend_report

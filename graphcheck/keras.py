@@ -309,11 +309,5 @@ def symbolic_axes(dims: Mapping[str, int | str]) -> list[str]:
     return [k for k, v in dims.items() if isinstance(v, str) and re.fullmatch(r".+:\d+", k)]
 
 
-def report_for(
-    exported: Exported,
-    dims: Mapping[str, int | str] | Sequence[str] | None = None,
-    *,
-    semantics: str = "spec",
-) -> FrontendReport:
-    """The analysis of an export from :func:`export` (what :func:`check` returns)."""
-    return frontend_report(exported, dims, semantics=semantics)
+# the analysis of an export from :func:`export` (what :func:`check` returns): the front ends' shared step
+report_for = frontend_report
