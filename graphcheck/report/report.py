@@ -134,8 +134,10 @@ class Report:
 
     def _blind(self, r: Requirement) -> tuple[IntSet, str] | None:
         """The values of ``r``'s one size at which a node upstream of it was not followed."""
+        if not self._partly_followed:  # the usual case: every node followed for every size
+            return None
         syms = r.cond.symbols()
-        if len(syms) != 1 or not self._partly_followed:
+        if len(syms) != 1:
             return None
         (x,) = syms
         blind: IntSet | None = None
