@@ -199,6 +199,8 @@ def ensure_model(e: zoo.Entry, build: bool) -> tuple[Path | None, str]:
     need = ["torch", "onnxscript"] + (["transformers"] if "transformers" in e.config else [])
     if e.exporter == "tf2onnx":
         need = ["tensorflow", "keras", "tf2onnx"]
+    elif not e.exporter.startswith("torch"):  # another tool chain (zoo.OnnxExport): the packages it names
+        need = [p.replace("-", "_") for p in e.packages]
     missing = [m for m in need if importlib.util.find_spec(m) is None]
     if not build or missing:
         why = "--no-build" if not build else f"exporters not installed ({', '.join(missing)}; pip install -e '.[zoo]')"

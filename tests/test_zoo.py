@@ -108,7 +108,11 @@ def test_zoo_truth_reprobed() -> None:
         e, truth = zoo.ZOO[name], _truth(name)
         for rec in _boundaries(truth):
             jobs.append(
-                {"model": str(ZOO_DIR / "models" / f"{name}.onnx"), "shapes": e.inputs(*rec["at"]), "fill": e.int_fill}
+                {
+                    "model": str(ZOO_DIR / "models" / f"{name}.onnx"),
+                    "shapes": e.inputs(*rec["at"]),
+                    "fill": e.fill_at(*rec["at"]),
+                }
             )
             expect.append((name, rec))
     results = probe.run_many(jobs)
