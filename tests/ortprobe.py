@@ -41,6 +41,7 @@ rng = np.random.default_rng(0)
 for line in sys.stdin:
     job = json.loads(line)
     path, req = job["model"], job["shapes"]
+    fill = job.get("fill") or {}
     try:
         if path not in sessions:
             sessions.clear()
@@ -57,7 +58,7 @@ for line in sys.stdin:
         if np.issubdtype(dt, np.floating):
             feeds[name] = rng.standard_normal(shape).astype(dt)
         else:
-            feeds[name] = np.zeros(shape, dtype=dt)
+            feeds[name] = np.full(shape, fill.get(name, 0), dtype=dt)
     try:
         outs = sess.run(None, feeds)
         res = {"ok": True, "shapes": [list(np.shape(o)) for o in outs],
@@ -128,19 +129,25 @@ def probe(model: onnx.ModelProto | str | Path, shapes: list[dict[str, tuple[int,
     return probe_many([(model, shapes)])[0]
 
 
+Fill = dict[str, int]  # values of integer/boolean inputs (default 0): a mode such as use_cache_branch
+
+
 def probe_many(
     jobs: list[tuple[onnx.ModelProto | str | Path, list[dict[str, tuple[int, ...]]]]],
+    fills: list[list[Fill]] | None = None,
 ) -> list[list[ProbeResult]]:
-    """Several models in one worker process (a fresh worker after a crash)."""
+    """Several models in one worker process (a fresh worker after a crash); ``fills`` gives, per
+    model and probe, the value of integer/boolean inputs (zeros otherwise)."""
     with tempfile.TemporaryDirectory() as tmp:
-        lines: list[tuple[int, str, dict[str, tuple[int, ...]]]] = []
+        lines: list[tuple[int, str, dict[str, tuple[int, ...]], Fill]] = []
         for j, (model, shapes) in enumerate(jobs):
             if isinstance(model, onnx.ModelProto):
                 path = os.path.join(tmp, f"model{j}.onnx")
                 onnx.save(model, path)
             else:
                 path = str(model)
-            lines.extend((j, path, s) for s in shapes)
+            per = fills[j] if fills is not None else [{} for _ in shapes]
+            lines.extend((j, path, s, f) for s, f in zip(shapes, per))
         PROBES["runs"] += len(lines)
         PROBES["models"] += len(jobs)
         results: list[ProbeResult] = []
@@ -154,14 +161,14 @@ def probe_many(
             else:
                 pending = []
         out: list[list[ProbeResult]] = [[] for _ in jobs]
-        for (j, _, _), r in zip(lines, results):
+        for (j, _, _, _), r in zip(lines, results):
             out[j].append(r)
         return out
 
 
-def _run_worker(lines: list[tuple[int, str, dict[str, tuple[int, ...]]]]) -> list[ProbeResult]:
+def _run_worker(lines: list[tuple[int, str, dict[str, tuple[int, ...]], Fill]]) -> list[ProbeResult]:
     payload = "".join(
-        json.dumps({"model": p, "shapes": {k: list(v) for k, v in s.items()}}) + "\n" for _, p, s in lines
+        json.dumps({"model": p, "shapes": {k: list(v) for k, v in s.items()}, "fill": f}) + "\n" for _, p, s, f in lines
     )
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(

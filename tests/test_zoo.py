@@ -112,6 +112,7 @@ def test_zoo_truth_reprobed() -> None:
                     "model": str(ZOO_DIR / "models" / f"{name}.onnx"),
                     "shapes": e.inputs(*rec["at"]),
                     "fill": e.fill_at(*rec["at"]),
+                    "empty_ok": list(e.empty_ok),
                 }
             )
             expect.append((name, rec))

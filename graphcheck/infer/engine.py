@@ -13,85 +13,33 @@ from __future__ import annotations
 
 import bisect
 import gc
+import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import NamedTuple, TypeVar
+from dataclasses import replace
+from typing import TypeVar
 
 import graphcheck.infer.ops  # noqa: F401  (registers every rule)
 from graphcheck.errors import TooComplex, UsageError
+from graphcheck.infer.analysis import INCOMPLETE_CODES, Analysis, Case, Step, Variant
 from graphcheck.infer.bounds import propagate as propagate_bounds
+from graphcheck.infer.cases import merge as merge_cases
+from graphcheck.infer.control import Scope, Split, expand, is_control
 from graphcheck.infer.facts import UNKNOWN, Fact, Note, Requirement, tensor_fact
 from graphcheck.infer.inputs import input_sizes, parse_dims
+from graphcheck.infer.modes import assignments, find_modes
 from graphcheck.infer.ops._shapeutil import simplify
+from graphcheck.infer.ops.control import INTERNAL
 from graphcheck.infer.registry import Invalid, OpContext, Propagate, Unsupported, done, lookup, running
 from graphcheck.model.inline import inline_functions
 from graphcheck.model.ir import Graph, Node
 from graphcheck.symbolic.assume import NOTHING, Assumptions
-from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, AnyOf, Cond, ge
-from graphcheck.symbolic.expr import Expr, Sym, sym
+from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, AnyOf, Cond, all_of, ge, implies, negate
+from graphcheck.symbolic.expr import Expr, const, sym
 from graphcheck.symbolic.intset import IntSet
 
-__all__ = ["Analysis", "Step", "analyze", "parse_dims"]
+__all__ = ["Analysis", "Case", "INCOMPLETE_CODES", "Step", "analyze", "parse_dims"]
 
-INCOMPLETE_CODES = {"GC101", "GC102", "GC103", "GC901"}
 T = TypeVar("T")
-
-
-class Step(NamedTuple):
-    """One node's rule applied: its output facts and what it asked, before deduplication.
-
-    (Immutable like the other records; a named tuple because one is made per node on the hot path,
-    and a frozen dataclass' ``__init__`` costs several times as much.)"""
-
-    outs: tuple[Fact, ...]  # one per node output (UNKNOWN where the rule gave none)
-    requirements: tuple[Requirement, ...]
-    notes: tuple[Note, ...]
-    dim_code: str  # the code and fix hint of this node's "every output size >= 1" checks
-    dim_fix: str
-    reads_semantics: bool = False  # the result may differ between "spec" and "ort"
-    assumed: Assumptions | None = None  # what was known of the sizes, when the rule asked it
-
-
-@dataclass
-class Analysis:
-    graph: Graph
-    symbols: tuple[Sym, ...]
-    addresses: dict[str, Expr]  # "input:axis" -> its size (symbol or constant)
-    input_shapes: dict[str, tuple[Expr, ...] | None]
-    facts: dict[str, Fact]
-    requirements: list[Requirement]
-    notes: list[Note]
-    order: list[Node]
-    semantics: str = "spec"
-    fixed: dict[Sym, int] = field(default_factory=dict)  # symbols the user fixed with --dim NAME=V
-    user_symbols: tuple[Sym, ...] = ()  # symbols the user made from fixed dims (--dim input:axis=NAME)
-    dims: dict[str, int | str] = field(default_factory=dict)  # the user's --dim settings
-    steps: list[Step] = field(default_factory=list, repr=False)  # per position in ``order``
-    fresh_next: int = 0  # the next number for a fresh opaque symbol (a resumed walk starts there)
-    index_cache: object = field(default=None, repr=False, compare=False)  # graphcheck.infer.resume's index
-    # what was known of the sizes along the walk: (first position it held at, the knowledge), in order
-    known: list[tuple[int, Assumptions]] = field(default_factory=lambda: [(0, NOTHING)], repr=False)
-    cond_cache: dict[Cond, IntSet] = field(default_factory=dict, repr=False, compare=False)  # one-size solutions
-
-    @property
-    def complete(self) -> bool:
-        return not any(n.code in INCOMPLETE_CODES for n in self.notes)
-
-    def symbol(self, key: str) -> Sym:
-        """A symbol by name or by ``input:axis`` address."""
-        for s in self.symbols:
-            if s.name == key:
-                return s
-        e = self.addresses.get(key)
-        if e is not None:
-            found = e.as_sym()
-            if found is not None:
-                return found
-            raise UsageError(f"{key} is fixed at {e} in this model; make it symbolic with --dim {key}=NAME")
-        raise UsageError(f"unknown dimension {key!r}; known: {', '.join(self.known_keys())}")
-
-    def known_keys(self) -> list[str]:
-        return [s.name for s in self.symbols] + [a for a in self.addresses if a not in {s.name for s in self.symbols}]
 
 
 def shape_like(f: Fact) -> bool:
@@ -302,11 +250,16 @@ class Walk:
             return None
         return r if cond == r.cond else replace(r, cond=cond)
 
-    def commit(self, node: Node, pos: int, step: Step) -> None:
+    def commit(self, node: Node, pos: int, step: Step, guard: Cond = TRUE) -> None:
+        """Record ``step`` at ``pos``; under ``guard`` (a loop body's ``trips >= 1``) its conditions
+        are required only where the guard holds."""
         self.steps.append(step)
         seen, base_conds, cond_limit = self.seen, self.base_conds, self.cond_limit
         kept: list[Requirement] = []
-        for r0 in step.requirements:
+        requirements = step.requirements
+        if guard != TRUE:
+            requirements = tuple(replace(r, cond=implies(guard, r.cond)) for r in requirements)
+        for r0 in requirements:
             if r0.covers:  # the sizes a node is followed for: never merged with a condition
                 r = self._known(r0)
                 if r is not None:
@@ -333,7 +286,7 @@ class Walk:
                 checked.add(d)
                 if d.positive_trivially() or d.has_opaque():
                     continue
-                cond = ge(d, 1)
+                cond = implies(guard, ge(d, 1))
                 if cond in seen or (base_conds and base_conds.get(cond, _NEVER) < cond_limit):
                     continue
                 seen.add(cond)
@@ -384,17 +337,82 @@ def no_gc(fn: Callable[[], T]) -> T:
             gc.enable()
 
 
+CASES_LIMIT = 16  # control-flow cases (sides of Ifs on the sizes) analysed per model; past it, GC110
+
+
 def analyze(
     graph: Graph,
     dims: Mapping[str, int | str] | None = None,
     semantics: str = "spec",
     progress: Callable[[int, int], None] | None = None,
+    values: Mapping[str, int] | None = None,
 ) -> Analysis:
     """Run every op rule over the graph and collect the conditions on input sizes.
 
     ``progress(done, total)`` is called every 500 nodes and at the end, for long graphs.
+    ``values`` gives the value of graph inputs that are not sizes (a mode such as
+    ``use_cache_branch``, a sample rate): Ifs on them take the branch chosen. An If on a condition
+    of the sizes splits the analysis into cases (at most ``CASES_LIMIT``), merged by
+    :func:`graphcheck.infer.cases.merge`.
     """
-    return no_gc(lambda: _analyze(graph, dims, semantics, progress))
+    return no_gc(lambda: _analyze_modes(graph, dims, semantics, progress, values))
+
+
+def _analyze_modes(
+    graph: Graph,
+    dims: Mapping[str, int | str] | None,
+    semantics: str,
+    progress: Callable[[int, int], None] | None,
+    values: Mapping[str, int] | None,
+) -> Analysis:
+    base = _analyze_cases(graph, dims, semantics, progress, values)
+    if values is not None or not any(n.op_type == "If" for n in graph.all_nodes()):
+        return base
+    modes = find_modes(graph)
+    combos = assignments(modes)
+    if not combos:
+        return base
+    boolean = {m.input for m in modes if m.is_bool}
+    stand_in = {m.input: m.other for m in modes if m.other is not None}
+    variants = []
+    for combo in combos:
+        given = {k: v if v is not None else stand_in[k] for k, v in combo.items() if v is not None or k in stand_in}
+        a = _analyze_cases(graph, dims, semantics, None, given) if given else base
+        label = ", ".join(_mode_text(k, v, k in boolean) for k, v in combo.items())
+        variants.append(Variant(tuple(combo.items()), a, label))
+    return replace(base, variants=tuple(variants))
+
+
+def _mode_text(name: str, v: int | None, boolean: bool) -> str:
+    if v is None:
+        return f"{name} = any other value"
+    return f"{name} = {('true' if v else 'false') if boolean else v}"
+
+
+def _analyze_cases(
+    graph: Graph,
+    dims: Mapping[str, int | str] | None,
+    semantics: str,
+    progress: Callable[[int, int], None] | None,
+    values: Mapping[str, int] | None,
+) -> Analysis:
+    done_cases: list[Case] = []
+    dropped: list[tuple[tuple[Cond, ...], str]] = []
+    pending: list[tuple[Cond, ...]] = [()]
+    while pending:
+        path = pending.pop(0)
+        try:
+            a = _analyze(graph, dims, semantics, progress if not done_cases else None, path, values)
+        except Split as split:
+            if len(done_cases) + len(pending) + 2 > CASES_LIMIT:
+                dropped.append((path, f"{split.node.name} ({split.node.op_type}) on {split.cond}"))
+                continue
+            pending[0:0] = [(*path, split.cond), (*path, negate(split.cond))]
+            continue
+        done_cases.append(Case(path, a))
+    if len(done_cases) == 1 and not done_cases[0].path and not dropped:
+        return done_cases[0].analysis
+    return merge_cases(done_cases, dropped, CASES_LIMIT)
 
 
 def _analyze(
@@ -402,6 +420,8 @@ def _analyze(
     dims: Mapping[str, int | str] | None,
     semantics: str,
     progress: Callable[[int, int], None] | None,
+    path: tuple[Cond, ...] = (),
+    values: Mapping[str, int] | None = None,
 ) -> Analysis:
     dims = dict(dims or {})
     graph = inline_functions(graph)
@@ -411,18 +431,62 @@ def _analyze(
         facts[name] = tensor_fact(t)
     for vi in graph.inputs:
         facts[vi.name] = Fact(sizes.shapes[vi.name], vi.elem_type)
+        if values and vi.name in values:
+            facts[vi.name] = valued(facts[vi.name], values[vi.name])
     fresh = Fresh(0)
     walk = Walk(facts)
+    if path:
+        now = walk.now
+        for c in path:
+            now = now.narrowed(c, walk.cond_cache)
+        walk.now = now
+        walk.known = [(0, now)]
     order = graph.topo_order()
     fusable = fusable_ranges(graph, order) if semantics == "ort" else {}
-    total = len(order)
-    for pos, node in enumerate(order):
+    indices = itertools.count(max((n.index for n in graph.nodes), default=-1) + 1)
+    later_notes: dict[int, tuple[tuple[str, str], ...]] = {}  # control node index -> notes of its expansion
+    guards: list[tuple[int, Cond]] = []  # (end position, condition): a loop body runs only where it holds
+
+    def probe(nodes: Sequence[Node], scratch: dict[str, Fact]) -> None:
+        """Walk ``nodes`` over ``scratch`` only (a loop body's side walk): no condition is kept."""
+        for n in nodes:
+            if is_control(n) or n.domain == INTERNAL:  # nested control flow: not followed on the side
+                scratch.update((o, UNKNOWN) for o in n.outputs if o)
+                continue
+            st = run_step(graph, n, pos, scratch, semantics, fresh, None, walk.now, walk.cond_cache)
+            scratch.update((o, f) for o, f in zip(n.outputs, st.outs) if o)
+
+    pos = 0
+    expanded = False
+    while pos < len(order):
+        node = order[pos]
         if progress is not None and pos % 500 == 0 and pos:
-            progress(pos, total)
+            progress(pos, len(order))
+        if is_control(node):
+            scope = Scope(facts, walk.now, path, lambda: next(indices), graph, probe, walk.cond_cache)
+            expansion = expand(node, scope)
+            if expansion is not None:
+                expanded = True
+                grown = len(expansion.nodes) - 1
+                order[pos : pos + 1] = expansion.nodes
+                guards = [(end + grown if end > pos else end, c) for end, c in guards]
+                if expansion.guard is not None:
+                    guards.append((pos + grown, expansion.guard))
+                facts.update(expansion.facts)
+                if expansion.notes:
+                    later_notes[expansion.nodes[-1].index] = expansion.notes
+                continue
         step = run_step(graph, node, pos, facts, semantics, fresh, fusable.get(node.index), walk.now, walk.cond_cache)
-        walk.commit(node, pos, step)
+        extra = later_notes.get(node.index)
+        if extra:
+            notes = tuple(Note(code, node.name, node.op_type, pos, msg) for code, msg in extra)
+            step = step._replace(notes=notes + step.notes)
+        if guards:
+            guards = [(end, c) for end, c in guards if pos < end]
+        walk.commit(node, pos, step, all_of(c for _, c in guards) if guards else TRUE)
+        pos += 1
     if progress is not None:
-        progress(total, total)
+        progress(len(order), len(order))
     return Analysis(
         graph,
         sizes.symbols,
@@ -440,4 +504,18 @@ def _analyze(
         fresh.next,
         known=walk.known,
         cond_cache=walk.cond_cache,
+        expanded=expanded,
     )
+
+
+def valued(f: Fact, v: int) -> Fact:
+    """A graph input's fact with every element set to ``v`` (a mode the caller chose)."""
+    shape = f.shape if f.shape is not None else ()
+    n = 1
+    for d in shape:
+        if not d.is_const:
+            raise UsageError(f"an input given a value must have a fixed shape, not {[str(x) for x in shape]}")
+        n *= d.value
+    if n > 4096:
+        raise UsageError(f"an input given a value must be small, not {n} elements")
+    return replace(f, shape=shape, value=(const(v),) * n)

@@ -35,6 +35,9 @@ class Fact:
     # bounds per position along the last axis, (lo, hi, attained) each: the components of index
     # tuples (GatherND, ScatterND), where one range for the whole tensor would mix the axes
     lanes: tuple[tuple[Expr, Expr, bool], ...] | None = None
+    # a one-element boolean tensor whose value depends on the sizes: the condition under which it is
+    # true (``Equal(Mod(L, 2), 0)`` is ``L % 2 == 0``); what an If on it branches on
+    truth: Cond | None = None
 
     @property
     def rank(self) -> int | None:

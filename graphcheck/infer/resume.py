@@ -23,13 +23,14 @@ from graphcheck.infer.engine import (
     Fresh,
     Stopped,
     Walk,
+    analyze,
     fusable_ranges,
     no_gc,
     run_step,
     shape_like,
 )
 from graphcheck.infer.facts import Fact, Note, Requirement, tensor_fact
-from graphcheck.model.ir import Node, TensorData
+from graphcheck.model.ir import Graph, Node, TensorData
 from graphcheck.symbolic.assume import Assumptions
 from graphcheck.symbolic.cond import Cond
 from graphcheck.symbolic.expr import Expr
@@ -129,9 +130,34 @@ def reanalyze(
     """
     nodes, initializers = dict(nodes or {}), dict(initializers or {})
     _check_changes(base, nodes)
+    if base.expanded:  # control-flow bodies: their facts were set by the walk, so walk again
+        return _afresh(base, nodes, initializers, stop)
     result = no_gc(lambda: _resume(base, nodes, initializers, stop, Fresh(base.fresh_next), None))
     assert not isinstance(result, bool)
     return result
+
+
+def _changed_graph(base: Analysis, nodes: Mapping[int, Node], initializers: Mapping[str, TensorData]) -> Graph:
+    inits = dict(base.graph.initializers)
+    inits.update(initializers)
+    return replace(base.graph, nodes=[nodes.get(n.index, n) for n in base.graph.nodes], initializers=inits)
+
+
+def _afresh(
+    base: Analysis,
+    nodes: Mapping[int, Node],
+    initializers: Mapping[str, TensorData],
+    stop: Stop | None,
+    semantics: str | None = None,
+) -> Analysis | None:
+    """The changed graph analysed from scratch (an analysis whose walk laid out control-flow
+    bodies: an If may take another branch, a loop run another number of times). ``stop`` is asked
+    of every condition and note: None when one stops it."""
+    a = analyze(_changed_graph(base, nodes, initializers), base.dims, semantics or base.semantics)
+    items: list[Requirement | Note] = [*a.requirements, *a.notes]
+    if stop is not None and any(stop(x) for x in items):
+        return None
+    return a
 
 
 def with_semantics(base: Analysis, semantics: str) -> Analysis:
@@ -146,6 +172,8 @@ def with_semantics(base: Analysis, semantics: str) -> Analysis:
     """
     if semantics == base.semantics:
         return base
+    if base.expanded or base.variants or base.cases:
+        return analyze(base.graph, base.dims, semantics)
     fusable = fusable_ranges(base.graph, base.order) if semantics == "ort" else {}
     forced = {pos for pos, step in enumerate(base.steps) if step.reads_semantics}
     idx = _index(base)
@@ -178,6 +206,8 @@ class Trials:
         """True when the changed graph meets no failing condition or note from the change on."""
         nodes_, inits = dict(nodes), dict(initializers or {})
         _check_changes(self.base, nodes_)
+        if self.base.expanded:
+            return _afresh(self.base, nodes_, inits, self.fails) is not None
         return no_gc(lambda: _resume(self.base, nodes_, inits, self.fails, self.fresh, self.outcomes)) is True
 
     def position(self, node_index: int) -> int | None:

@@ -38,11 +38,14 @@ class TensorData:
 
 @dataclass(frozen=True)
 class SubGraph:
-    """A graph-valued attribute (If/Loop/Scan bodies): only its interface is kept."""
+    """A graph-valued attribute (If/Loop/Scan bodies): its interface, and its body as a graph of its
+    own (initializers and nodes; names it does not define are read from the enclosing scopes).
+    ``body`` takes no part in equality or hashing: attribute values are compared by interface."""
 
     name: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    body: Graph | None = field(default=None, compare=False, repr=False)
 
 
 AttrValue = int | float | str | bytes | TensorData | SubGraph | tuple
@@ -111,6 +114,17 @@ class Graph:
     def opset(self) -> int:
         return self.opsets.get("", self.opsets.get("ai.onnx", 0))
 
+    def all_nodes(self) -> list[Node]:
+        """The graph's nodes and, after each node holding subgraphs, theirs (depth first)."""
+        out: list[Node] = []
+        stack: list[Node] = list(reversed(self.nodes))
+        while stack:
+            n = stack.pop()
+            out.append(n)
+            for body in reversed(subgraphs(n)):
+                stack.extend(reversed(body.nodes))
+        return out
+
     def _file_order_is_topological(self) -> bool:
         produced: set[str] = {vi.name for vi in self.inputs} | set(self.initializers)
         later: set[str] = {o for n in self.nodes for o in n.outputs if o}
@@ -157,3 +171,15 @@ class Graph:
             # A cycle is invalid ONNX; analyse in file order and let the missing inputs surface.
             order = [n.index for n in self.nodes]
         return [by_index[i] for i in order]
+
+
+def subgraphs(node: Node) -> list[Graph]:
+    """The bodies of ``node``'s graph attributes (If's branches, a Loop's or Scan's body), in
+    attribute order."""
+    out: list[Graph] = []
+    for v in node.attrs.values():
+        if isinstance(v, SubGraph) and v.body is not None:
+            out.append(v.body)
+        elif isinstance(v, tuple):
+            out.extend(x.body for x in v if isinstance(x, SubGraph) and x.body is not None)
+    return out

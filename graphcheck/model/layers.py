@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from graphcheck.model.ir import Graph, Node
@@ -176,29 +176,42 @@ def _torch_dynamo_layer(node: Node) -> tuple[str, str] | None:
     return str(mods[-1]), kind  # each scope is the module's full dotted path
 
 
-def layer_map(graph: Graph, info: FrameworkInfo | None = None) -> LayerMap:
+BODY_NAME = "graphcheck.node"  # meta key: a control-flow body node's name in its own graph
+
+
+def layer_map(graph: Graph, info: FrameworkInfo | None = None, walked: Sequence[Node] | None = None) -> LayerMap:
+    """Framework layers of the ``walked`` nodes (default: the graph's; an analysis passes the nodes it walked,
+    control-flow bodies included, whose layer comes from their name in their own graph)."""
     framework = info.framework if info is not None else detect_framework(graph)
     known: Mapping[str, LayerInfo] = info.layers if info is not None else {}
     names: dict[str, tuple[str, str]] = {}  # node -> (layer, kind)
-    for n in graph.nodes:
+    walked = graph.nodes if walked is None else walked
+    for n in walked:
+        if n.name in names:
+            continue
         layer, kind = "", ""
+        own = n.meta.get(BODY_NAME, n.name)
         recorded = n.meta.get(LAYER_KEY)
         if recorded is not None:
             layer = recorded
         elif framework == "keras":
-            layer = _keras_layer(n.name, known)
+            layer = _keras_layer(own, known)
         elif framework == "torch":
             dyn = _torch_dynamo_layer(n)
             if dyn is not None:
                 layer, kind = dyn
             else:
-                layer = _torch_legacy_layer(n.name, known)
+                layer = _torch_legacy_layer(own, known)
         if layer and layer in known:
             kind = known[layer].kind
         names[n.name] = (layer, kind)
     groups: dict[str, list[Node]] = {}
     order: list[str] = []
-    for n in graph.nodes:
+    grouped: set[str] = set()
+    for n in walked:
+        if n.name in grouped:
+            continue
+        grouped.add(n.name)
         layer = names[n.name][0]
         key = layer or f"\x00{n.name}"  # ops outside any layer stand alone
         if key not in groups:

@@ -411,15 +411,20 @@ def _attr(a: onnx.AttributeProto) -> AttrValue:
     if t == A.SPARSE_TENSOR:
         return TensorData(a.sparse_tensor.values.data_type, tuple(a.sparse_tensor.dims), None, "")
     if t == A.GRAPH:
-        return SubGraph(_t(a.g.name), tuple(_t(i.name) for i in a.g.input), tuple(_t(o.name) for o in a.g.output))
+        return _subgraph(a.g)
     if t == A.GRAPHS:
-        return tuple(
-            SubGraph(_t(g.name), tuple(_t(i.name) for i in g.input), tuple(_t(o.name) for o in g.output))
-            for g in a.graphs
-        )
+        return tuple(_subgraph(g) for g in a.graphs)
     if t == A.TENSORS:
         return tuple(_tensor_from_proto(x) for x in a.tensors)
     return ()
+
+
+def _subgraph(gp: onnx.GraphProto) -> SubGraph:
+    """A body graph: its nodes (and theirs, recursively: protobuf's own nesting limit bounds the
+    depth, and a deeper file is a load error), initializers (large ones keep only their header, as
+    at the top level) and interface."""
+    body = _graph_from_proto(gp)
+    return SubGraph(_t(gp.name), tuple(_t(i.name) for i in gp.input), tuple(_t(o.name) for o in gp.output), body)
 
 
 _NODE_META = ("pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy", "pkg.graphcheck.layer")

@@ -34,6 +34,7 @@ WINDOW_OPS: dict[tuple[str, str], tuple[str, ...]] = {
     ("", "LpPool"): _POOL,
     ("", "MaxUnpool"): ("kernel_shape", "strides", "pads"),
 }
+_BODIES = {"If", "Loop", "Scan", "SequenceMap"}  # ops whose graph attributes hold nodes to check too
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
 _LISTS = ("kernel_shape", "strides", "dilations", "pads", "output_padding", "output_shape")
 _MINIMUM = {"kernel_shape": 1, "strides": 1, "dilations": 1, "pads": 0, "output_padding": 0, "output_shape": 0}
@@ -110,10 +111,11 @@ def check_attributes(
     (given ``schema``: an op and opset to the attribute names the spec defines, None when unknown)
     the first ONNX-domain node with an attribute its op does not have in the model's opset (dilations
     on an AveragePool before opset 19; onnx's checker and onnxruntime refuse such a model)."""
+    every_node = graph.all_nodes() if any(n.op_type in _BODIES for n in graph.nodes) else graph.nodes
     if schema is not None:
         opset = graph.opset
         seen: set[tuple[str, tuple[str, ...]]] = set()  # (op, attribute names) already found legal
-        for node in graph.nodes:
+        for node in every_node:
             if node.domain or not node.attrs:
                 continue
             key = (node.op_type, tuple(node.attrs))
@@ -134,7 +136,7 @@ def check_attributes(
                     f"{source}: node {node.name!r} ({node.op_type}): {node.op_type} has no attribute "
                     f"{extra[0]!r:.60} in opset {opset} (the spec's schema; onnxruntime refuses the model too)"
                 )
-    nodes: Iterable[Node] = chain(graph.nodes, *(f.nodes for f in graph.functions.values()))
+    nodes: Iterable[Node] = chain(every_node, *(f.nodes for f in graph.functions.values()))
     legal: set[tuple[object, ...]] = set()  # window attributes already found legal (stacks repeat them)
     for node in nodes:
         names = WINDOW_OPS.get((node.domain, node.op_type))

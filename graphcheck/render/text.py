@@ -38,7 +38,8 @@ def render_check(
     for d in shown:
         head = f"{d.code} {d.name}".ljust(width)
         where = f"{d.where}  " if d.where else ""
-        lines.append(f"  {head}  {where}{d.message}")
+        context = f"[{d.context}] " if d.context else ""
+        lines.append(f"  {head}  {where}{context}{d.message}")
     if len(diags) > len(shown):
         lines.append(f"  ... {len(diags) - len(shown)} more findings (--all shows them, --format json lists them)")
     for name, dims in report.output_dims.items():

@@ -34,6 +34,7 @@ class Diagnostic:
     symbols: tuple[str, ...] = ()
     layer: str = ""  # the framework layer (Keras layer / PyTorch module) the node belongs to
     layer_type: str = ""  # its class (Conv1D, Conv1d) when known, else the main ONNX op
+    context: str = ""  # the mode it holds in, when not in every mode (``with use_cache_branch = true``)
 
     @property
     def where(self) -> str:

@@ -51,12 +51,15 @@ class Evaluation:
     layers: list[LayerShapes] = field(default_factory=list)  # per framework layer (Keras/PyTorch models)
     not_followed: Requirement | None = None  # the node followed for other sizes only, that stops here (GC110)
     refused: str = ""  # why these sizes cannot be fed at all (a fixed dim contradicted, not a size)
+    context: str = ""  # the mode or control-flow case evaluated (``with use_cache_branch = true``)
 
     def sizes_text(self) -> str:
         given = [f"{k}={v}" for k, v in self.sizes.items() if k not in self.defaulted]
         text = ", ".join(given) or "the declared shapes"
         if self.defaulted:
             text += f" ({', '.join(f'{k}=1' for k in self.defaulted)}, free)"
+        if self.context:
+            text += f" [{self.context}]"
         return text
 
     @property

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from graphcheck.errors import TooComplex, UsageError
-from graphcheck.infer.engine import INCOMPLETE_CODES, Analysis, analyze
+from graphcheck.infer.engine import INCOMPLETE_CODES, Analysis, Case, Variant, analyze
 from graphcheck.infer.facts import Note, Requirement
 from graphcheck.infer.resume import with_semantics
 from graphcheck.model.layers import FrameworkInfo, LayerMap, layer_map
@@ -23,7 +23,7 @@ from graphcheck.report.diagnostics import (
     requirement_diagnostic,
 )
 from graphcheck.report.evaluate import Evaluation, downstream, evaluate, layer_rows, verdict
-from graphcheck.symbolic.cond import Cond
+from graphcheck.symbolic.cond import Cond, all_of
 from graphcheck.symbolic.expr import Sym
 from graphcheck.symbolic.intset import MAXDIM, IntSet
 from graphcheck.symbolic.solve import Solution, solve
@@ -55,8 +55,85 @@ class Report:
 
     @functools.cached_property
     def layers(self) -> LayerMap:
-        """Framework layer names for the model's nodes (Keras layers, PyTorch modules)."""
-        return layer_map(self.analysis.graph, self.framework)
+        """Framework layer names for the model's nodes (Keras layers, PyTorch modules), the nodes of
+        control-flow bodies walked included."""
+        a = self.analysis
+        if not (a.cases or a.variants) and len(a.order) == len(a.graph.nodes):
+            return layer_map(a.graph, self.framework)
+        walked = list(a.order)
+        for sub in (*(c.analysis for c in a.cases), *(v.analysis for v in a.variants)):
+            walked.extend(sub.order)
+            walked.extend(n for c in sub.cases for n in c.analysis.order)
+        return layer_map(a.graph, self.framework, walked)
+
+    # -- control flow: modes and cases ----------------------------------------------
+    def _sub(self, analysis: Analysis) -> Report:
+        return type(self)(analysis, self.name, self.framework)
+
+    @functools.cached_property
+    def modes(self) -> list[tuple[Variant, Report]]:
+        """Per combination of the mode inputs' values (``use_cache_branch``, a sample rate): the
+        report with them set. Empty for a model without modes."""
+        return [(v, self._sub(v.analysis)) for v in self.analysis.variants]
+
+    @functools.cached_property
+    def cases(self) -> list[tuple[Case, Report]]:
+        """Per side of the Ifs on the sizes (each under its path condition): that walk's report."""
+        return [(c, self._sub(c.analysis)) for c in self.analysis.cases]
+
+    @property
+    def mode_inputs(self) -> list[str]:
+        """The graph inputs that are modes (set by the caller, not sizes)."""
+        out: list[str] = []
+        for v in self.analysis.variants:
+            out.extend(k for k, _ in v.values if k not in out)
+        return out
+
+    def _split_modes(self, sizes: Mapping[str, int]) -> tuple[list[Report], dict[str, int], list[str]]:
+        """The mode reports ``sizes`` selects (every one when it gives no mode value), the sizes
+        without the mode values, and the labels of the selected modes."""
+        keys = set(self.mode_inputs)
+        given = {k: v for k, v in sizes.items() if k in keys}
+        rest = {k: v for k, v in sizes.items() if k not in keys}
+        listed: dict[str, set[int]] = {}
+        for v in self.analysis.variants:
+            for k, x in v.values:
+                if x is not None:
+                    listed.setdefault(k, set()).add(x)
+        picked: list[Report] = []
+        labels: list[str] = []
+        for variant, rep in self.modes:
+            ok = True
+            for k, x in variant.values:
+                if k not in given:
+                    continue
+                g = int(given[k])
+                if x is None:
+                    ok = ok and g not in listed.get(k, set())
+                else:
+                    ok = ok and g == x
+            if ok:
+                picked.append(rep)
+                labels.append(variant.label)
+        return picked, rest, labels
+
+    def _all_values_covered(self, sizes: Mapping[str, int]) -> bool:
+        """Whether the modes analysed cover the values ``sizes`` leaves open (an integer mode
+        compared with constants only by order has no mode for 'any other value')."""
+        for k in self.mode_inputs:
+            vals = {x for v in self.analysis.variants for kk, x in v.values if kk == k}
+            if k in sizes:
+                if sizes[k] not in vals and None not in vals:
+                    return False
+            elif None not in vals and not vals >= {0, 1}:
+                return False
+        return True
+
+    def _case_at(self, env: Mapping[Sym, int]) -> tuple[Case, Report] | None:
+        for case, rep in self.cases:
+            if all(c.holds(env) for c in case.path):
+                return case, rep
+        return None
 
     def _with_layer(self, d: Diagnostic) -> Diagnostic:
         lay = self.layers.of(d.node) if d.node else None
@@ -68,31 +145,45 @@ class Report:
     @functools.cached_property
     def solution(self) -> Solution:
         """The valid set: proven when the analysis is complete (within the sizes it covers, see
-        ``uncovered``); otherwise what every size must meet (necessary, not sufficient)."""
-        conds = [r.cond for r in self.analysis.requirements if r.decidable and (self.followed or not r.covers)]
-        return solve(conds, self.analysis.symbols, self._cache)
+        ``uncovered``); otherwise what every size must meet (necessary, not sufficient). With
+        modes: the sizes every mode accepts."""
+        return solve(self._solution_conds(), self.analysis.symbols, self._cache)
+
+    def _solution_conds(self) -> list[Cond]:
+        if self.modes:
+            return [c for _, m in self.modes for c in m._solution_conds()]
+        return [r.cond for r in self.analysis.requirements if r.decidable and (self.followed or not r.covers)]
 
     @property
     def followed(self) -> bool:
         """Every node was followed (for some sizes at least) and every condition is decidable."""
+        if self.modes:
+            return all(m.followed for _, m in self.modes)
         return self.analysis.complete and all(r.decidable for r in self.analysis.requirements)
 
     @functools.cached_property
     def necessary(self) -> Solution:
         """What every valid size meets: the model's conditions up to the first node followed for
         part of the sizes only (what comes after holds only within its part)."""
+        return solve(self._necessary_conds(), self.analysis.symbols, self._cache)
+
+    def _necessary_conds(self) -> list[Cond]:
+        if self.modes:
+            return [c for _, m in self.modes for c in m._necessary_conds()]
         conds: list[Cond] = []
         for r in self.analysis.requirements:  # in walk order: past a partly followed node, nothing is sure
             if r.covers and r.decidable:
                 break
             if r.decidable:
                 conds.append(r.cond)
-        return solve(conds, self.analysis.symbols, self._cache)
+        return conds
 
     @functools.cached_property
     def uncovered(self) -> list[tuple[Requirement, str]]:
         """Nodes followed only for part of the sizes (GC110) that leave some size meeting every
         condition undecided, each with those sizes in words."""
+        if self.modes:
+            return [(r, f"{left} with {v.label}") for v, m in self.modes for r, left in m.uncovered]
         out: list[tuple[Requirement, str]] = []
         for r in self.analysis.requirements:
             if not r.covers or not r.decidable:
@@ -164,6 +255,8 @@ class Report:
 
     @property
     def valid(self) -> str:
+        if self.modes:
+            return self._valid_by_mode()
         text = self.solution.describe()
         if self.complete:
             return text
@@ -174,9 +267,28 @@ class Report:
         where = f" past {stop.node} ({stop.op})" if stop is not None else ""
         return text + f"   [necessary only: the analysis is incomplete{where}; no size is claimed valid]"
 
+    def _valid_by_mode(self) -> str:
+        """``with use_cache_branch = true: N + P <= 24; with use_cache_branch = false: N <= 24``, then
+        the sizes free in every mode."""
+        parts = []
+        mains = []
+        for v, m in self.modes:
+            text = m.valid
+            main = text.split("   (")[0] if "   (" in text.split("   [")[0] else text.split("   [")[0]
+            remark = text[len(text.split("   [")[0]) :] if "   [" in text else ""
+            mains.append((main.strip(), remark))
+            parts.append(f"with {v.label}: {main.strip()}{remark}")
+        free = self.solution.describe()[len(self.solution.describe(with_free=False)) :]
+        if len(set(mains)) == 1:  # every mode accepts the same sizes
+            main, remark = mains[0]
+            return f"{main} (with any {' and '.join(self.mode_inputs)}){remark}{free}"
+        return "; ".join(parts) + free
+
     @property
     def first_unknown(self) -> Note | None:
         """The first node the analysis could not follow (for all sizes, or for some: GC110)."""
+        if self.modes:
+            return next((n for _, m in self.modes if (n := m.first_unknown) is not None), None)
         for n in sorted(self.analysis.notes, key=lambda n: n.order):
             if n.code in INCOMPLETE_CODES:
                 return n
@@ -211,6 +323,13 @@ class Report:
 
     @property
     def output_dims(self) -> dict[str, list[str] | None]:
+        """Each output's sizes as formulas of the input sizes; where they differ by mode or by
+        control-flow case, every alternative with its condition (``N + P (use_cache_branch = true) |
+        N (use_cache_branch = false)``)."""
+        if self.modes:
+            return _alternatives([(v.label, m.output_dims) for v, m in self.modes])
+        if self.cases:
+            return _alternatives([(str(all_of(c.path)), m.output_dims) for c, m in self.cases])
         out: dict[str, list[str] | None] = {}
         for vi in self.analysis.graph.outputs:
             f = self.analysis.facts.get(vi.name)
@@ -259,13 +378,31 @@ class Report:
         return env, why, defaulted
 
     def accepts(self, sizes: Mapping[str, int]) -> bool | None:
-        """Exact: True/False; None only when the analysis is incomplete and nothing proven fails."""
+        """Exact: True/False; None only when the analysis is incomplete and nothing proven fails.
+        A model with modes takes their values by input name (``{"use_cache_branch": 1, ...}``);
+        without them, sizes are accepted only if every mode accepts them."""
+        if self.modes:
+            picked, rest, _ = self._split_modes(sizes)
+            answers = [m.accepts(rest) for m in picked]
+            if any(a is False for a in answers):
+                return False
+            if not answers or not self._all_values_covered(sizes):
+                return None  # a value no mode stands for: not analysed
+            return None if any(a is None for a in answers) else True
         env, consistent, _ = self.sizes_env(sizes)
         if not consistent:
             return False
         return verdict(self.analysis, env)
 
     def at(self, sizes: Mapping[str, int]) -> Evaluation:
+        """Every node's shapes at ``sizes`` and the first failure (for a model with modes: in the
+        mode given, else in the first mode that fails there; for one split by control flow on the
+        sizes: in the case whose path holds there)."""
+        target, rest, context = self.resolve(sizes)
+        if target is not self:
+            ev = target.at(rest)
+            ev.context = ", ".join(x for x in (context, ev.context) if x)
+            return ev
         env, why, defaulted = self._sizes_env(sizes)
         ev = evaluate(self.analysis, env)
         ev.defaulted = defaulted
@@ -275,9 +412,34 @@ class Report:
             ev.refused = why
         return ev
 
+    def resolve(self, sizes: Mapping[str, int]) -> tuple[Report, dict[str, int], str]:
+        """The report that answers per-size questions at ``sizes`` (a mode's, a control-flow case's,
+        or this one), the sizes it takes, and which mode or case it is in words."""
+        if self.modes:
+            picked, rest, labels = self._split_modes(sizes)
+            if not picked:
+                raise UsageError(f"no mode of {', '.join(self.mode_inputs)} matches {dict(sizes)}")
+            choice = 0
+            if len(picked) > 1:  # no mode given: the first mode that fails there (or is undecided)
+                answers = [m.accepts(rest) for m in picked]
+                choice = next((i for i, a in enumerate(answers) if a is False), None) or next(
+                    (i for i, a in enumerate(answers) if a is None), 0
+                )
+            sub, rest2, context = picked[choice].resolve(rest)
+            return sub, rest2, ", ".join(x for x in (f"with {labels[choice]}", context) if x)
+        if self.cases:
+            env, why, _ = self._sizes_env(sizes)
+            found = None if why else self._case_at(env)
+            if found is not None:
+                case, rep = found
+                return rep, dict(sizes), f"where {all_of(case.path)}"
+        return self, dict(sizes), ""
+
     # -- findings -----------------------------------------------------------------
     @functools.cached_property
     def diagnostics(self) -> list[Diagnostic]:
+        if self.modes:
+            return self._diagnostics_by_mode()
         out: list[Diagnostic] = []
         for r in self.analysis.requirements:
             if not r.decidable or r.covers:
@@ -299,6 +461,26 @@ class Report:
             out.extend(deviation_diagnostics(self.solution, self.ort_report.solution))
         out.sort(key=lambda d: (d.order if d.order >= 0 else 1 << 30, d.code))
         return [self._with_layer(d) for d in out]
+
+    def _diagnostics_by_mode(self) -> list[Diagnostic]:
+        """Every mode's findings; one found in some modes only says which (``context``)."""
+        per = [(v, m.diagnostics) for v, m in self.modes]
+        count: dict[tuple[str, str, str], int] = {}
+        for _, ds in per:
+            for k in {(d.code, d.node, d.message) for d in ds}:
+                count[k] = count.get(k, 0) + 1
+        out: list[Diagnostic] = []
+        seen: set[tuple[str, str, str, str]] = set()
+        for v, ds in per:
+            for d in ds:
+                k = (d.code, d.node, d.message)
+                context = "" if count[k] == len(per) else f"with {v.label}"
+                if (*k, context) in seen:
+                    continue
+                seen.add((*k, context))
+                out.append(replace(d, context=context) if context else d)
+        out.sort(key=lambda d: (d.order if d.order >= 0 else 1 << 30, d.code))
+        return out
 
     @functools.cached_property
     def ort_report(self) -> Report:
@@ -325,3 +507,28 @@ _DEVIATING_OPS = {"MaxPool", "AveragePool", "LpPool", "Conv", "ConvTranspose", "
 def _may_deviate(analysis: Analysis) -> bool:
     ops = {n.op_type for n in analysis.order}
     return bool(ops & _DEVIATING_OPS) or {"Range", "Gather"} <= ops  # Range -> Gather runs as a Slice
+
+
+def _alternatives(per: list[tuple[str, dict[str, list[str] | None]]]) -> dict[str, list[str] | None]:
+    """Output sizes that differ between modes or cases, each alternative with its condition."""
+    first = per[0][1]
+    out: dict[str, list[str] | None] = {}
+    for name in first:
+        shapes = [(label, dims.get(name)) for label, dims in per]
+        if all(d == shapes[0][1] for _, d in shapes):
+            out[name] = shapes[0][1]
+            continue
+        ranks = {len(d) for _, d in shapes if d is not None}
+        if len(ranks) != 1 or any(d is None for _, d in shapes):
+            out[name] = None
+            continue
+        (rank,) = ranks
+        dims: list[str] = []
+        for i in range(rank):
+            vals = [(label, d[i]) for label, d in shapes if d is not None]
+            if all(x == vals[0][1] for _, x in vals):
+                dims.append(vals[0][1])
+            else:
+                dims.append(" | ".join(f"{x} ({label})" for label, x in vals))
+        out[name] = dims
+    return out

@@ -8,7 +8,7 @@ from math import gcd
 
 from graphcheck.symbolic.expr import Expr, ExprLike, Floor, MinMax, Sym, as_expr, floordiv
 
-__all__ = ["Cond", "Ge", "Eq", "AnyOf", "AllOf", "TRUE", "FALSE", "ge", "eq", "any_of", "all_of"]
+__all__ = ["Cond", "Ge", "Eq", "AnyOf", "AllOf", "TRUE", "FALSE", "ge", "eq", "any_of", "all_of", "negate", "implies"]
 
 
 class Cond:
@@ -310,3 +310,27 @@ def all_of(items: Iterable[Cond]) -> Cond:
     if not out:
         return TRUE
     return out[0] if len(out) == 1 else AllOf(tuple(out))
+
+
+def negate(c: Cond) -> Cond:
+    """The condition holding exactly where ``c`` does not (over the integers)."""
+    if isinstance(c, Const):
+        return FALSE if c.truth else TRUE
+    if isinstance(c, Ge):  # not (e >= 0)  <=>  -e - 1 >= 0
+        return _ge0(-c.expr - 1)
+    if isinstance(c, Eq):  # e != 0  <=>  e >= 1 or -e >= 1
+        return any_of([_ge0(c.expr - 1), _ge0(-c.expr - 1)])
+    if isinstance(c, AnyOf):
+        return all_of(negate(x) for x in c.items)
+    if isinstance(c, AllOf):
+        return any_of(negate(x) for x in c.items)
+    raise TypeError(f"cannot negate {type(c).__name__}")
+
+
+def implies(p: Cond, c: Cond) -> Cond:
+    """``p -> c``: ``c`` wherever ``p`` holds, anything elsewhere."""
+    if p == TRUE:
+        return c
+    if p == FALSE or c == TRUE:
+        return TRUE
+    return any_of([negate(p), c])

@@ -207,7 +207,9 @@ class IntSet:
                     a, b = _up(lo, rr, q), _down(hi, rr, q)
                     if a <= b:
                         lst.append((a, b))
-        return IntSet(q, {r: tuple(v) for r, v in classes.items()})
+        # intervals of a class a step apart in period p may touch in the finer class (3 and 5 of
+        # the odd numbers): merged, so that equal sets have equal classes
+        return IntSet(q, {r: _merge(v, q) for r, v in classes.items()})
 
     def _common(self, other: IntSet) -> tuple[IntSet, IntSet]:
         q = lcm(self.period, other.period)

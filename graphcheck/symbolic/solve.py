@@ -86,7 +86,9 @@ class DerivedPart(Part):
         return env[self.target] == self.formula.evaluate(env) and self.inner.contains(env) is True
 
     def describe(self) -> str:
-        return f"{self.target.name} = {self.formula} and {self.inner.describe(with_free=False)}"
+        rest = self.inner.describe(with_free=False)
+        eq = f"{self.target.name} = {self.formula}"
+        return eq if rest == "any size" else f"{eq} and {rest}"
 
     def is_empty(self) -> bool:
         return self.inner.is_empty()
@@ -257,6 +259,16 @@ def statement(conds: list[Cond], syms: tuple[Sym, ...], same: Callable[[list[Con
                 implied.add(x)
     texts = [own[x].describe(x.name) for x in syms if x in own and not own[x].is_full() and x not in implied]
     between = [c for c in conds if not (len(c.symbols()) == 1 and next(iter(c.symbols())) in own)]
+    if same is not None:
+        for c in list(between):  # "C <= 1 or C*L = 64" may say no more than "C*L = 64" with the others
+            if not isinstance(c, AnyOf):
+                continue
+            for alt in c.items:
+                trial = [alt if x is c else x for x in conds]
+                if len(alt.symbols()) > 1 and same(trial):
+                    between = [alt if x is c else x for x in between]
+                    conds = trial
+                    break
     if same is not None and len(between) > 1:
         for c in list(between):  # a condition between sizes that the others imply
             if same([x for x in conds if x is not c and (x in between or x.symbols() - implied)]):
@@ -664,6 +676,12 @@ def _upper_bound(conds: list[Cond], v: Sym, syms: tuple[Sym, ...], lows: Mapping
     ones = {s: 1 for s in syms if s != v}
     best: int | None = None
     for c in conds:
+        if isinstance(c, AnyOf):  # a disjunction bounds v when every alternative does (by the largest)
+            alts = [_upper_bound([x], v, syms, lows) for x in c.items]
+            if alts and all(a is not None for a in alts):
+                ub_any = max(a for a in alts if a is not None)
+                best = ub_any if best is None else min(best, ub_any)
+            continue
         cands: list[Expr] = []
         if isinstance(c, Eq):
             cands = [c.expr, -c.expr]
@@ -693,6 +711,7 @@ def _positive(fn: Callable[..., int]) -> Callable[[int], bool]:
 
 def _enumerate(conds: list[Cond], syms: tuple[Sym, ...], cache: dict[Cond, IntSet]) -> Part | None:
     lows: dict[Sym, int] = {}
+    highs: dict[Sym, int] = {}
     for s in syms:
         own = [c for c in conds if c.symbols() == {s}]
         try:
@@ -704,7 +723,10 @@ def _enumerate(conds: list[Cond], syms: tuple[Sym, ...], cache: dict[Cond, IntSe
         if values.is_empty():
             return UniPart(s, values)
         lows[s] = values.min() or 1
-    bounds = [(ub, s) for s in syms if (ub := _upper_bound(conds, s, syms, lows)) is not None]
+        top = values.max()
+        if own and top is not None and top < MAXDIM:  # its own conditions bound it (D in {1, 4})
+            highs[s] = top
+    bounds = [(ub, s) for s in syms if (ub := highs.get(s, _upper_bound(conds, s, syms, lows))) is not None]
     if not bounds:
         return None
     ub, var = min(bounds, key=lambda b: b[0])

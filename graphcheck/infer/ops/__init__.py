@@ -24,6 +24,8 @@ def rules_by_family() -> dict[str, list[tuple[str, str, list[int]]]]:
     """Family (the ops/ module) -> [(domain, op, opsets where a rule version starts)], sorted."""
     out: dict[str, list[tuple[str, str, list[int]]]] = {}
     for (dom, op), lst in sorted(_RULES.items(), key=lambda kv: (kv[0][0], kv[0][1].lower())):
+        if dom == "graphcheck.internal":  # a control node after its body (graphcheck.infer.control): not an op
+            continue
         family = lst[-1][1].__module__.rsplit(".", 1)[-1]
         out.setdefault(family, []).append((dom, op, [s for s, _ in lst]))
     return out

@@ -21,7 +21,7 @@ from graphcheck.infer.facts import Fact, Val
 from graphcheck.infer.ops import _values as V
 from graphcheck.infer.ops._common import broadcast, lazy
 from graphcheck.infer.registry import Invalid, OpContext, Unsupported, norm_axis, rule
-from graphcheck.symbolic.cond import all_of, any_of, eq
+from graphcheck.symbolic.cond import FALSE, TRUE, Cond, all_of, any_of, eq, ge, negate
 from graphcheck.symbolic.expr import Expr, ceildiv, const, emax
 
 ONE = const(1)
@@ -176,7 +176,8 @@ def unary_value(ctx: OpContext) -> list[Fact]:
     fn = _UNARY_VALUE[ctx.node.op_type]
     dtype = BOOL if ctx.node.op_type == "Not" else f.dtype
     value = V.map_values(f, lambda v: V.fit(fn(v), dtype))
-    return [Fact(x, dtype, value)]
+    truth = negate(f.truth) if value is None and f.truth is not None and ctx.node.op_type == "Not" else None
+    return [Fact(x, dtype, value, truth=truth)]
 
 
 @rule("BitwiseNot")
@@ -318,7 +319,10 @@ def _cast(ctx: OpContext, dst: int) -> list[Fact]:
     value = None
     if f.value is not None and (V.kind(src) or all(isinstance(v, Expr) for v in f.value)):
         value = V.map_values(f, lambda v: _cast_value(v, src, dst))
-    return [Fact(x, dst, value)]
+    truth = None
+    if value is None and dst == BOOL and _one_element(x):  # a condition on the sizes stays one
+        truth = element_truth(f)
+    return [Fact(x, dst, value, truth=truth)]
 
 
 @rule("Cast")
@@ -447,7 +451,54 @@ def _binary_out(ctx: OpContext, shape: tuple[Expr, ...], shapes: Sequence[Sequen
     if a.value is not None and b.value is not None:
         fn = V.arith(op, dtype, ctx.attr_int("fmod", 0) if op == "Mod" else 0)
         value = V.broadcast_values(shape, [a, b], fn, shapes)
-    return [Fact(shape, out_type, value)]
+    truth = _truth_of(op, a, b) if value is None and op in _LOGIC and _one_element(shape) else None
+    return [Fact(shape, out_type, value, truth=truth)]
+
+
+def _one_element(shape: Sequence[Expr]) -> bool:
+    return all(d == 1 for d in shape)
+
+
+def element_truth(f: Fact) -> Cond | None:
+    """A one-element tensor's truth as a condition on the sizes (constant when its value is known)."""
+    if f.truth is not None:
+        return f.truth
+    if f.value is None or len(f.value) != 1:
+        return None
+    t = V.truth(f.value[0])
+    if t is not None:
+        return TRUE if t else FALSE
+    e = V.as_int_expr(f.value[0])
+    return None if e is None else negate(eq(e, 0))
+
+
+def _truth_of(op: str, a: Fact, b: Fact) -> Cond | None:
+    """The condition under which a one-element comparison or logical op is true, when its operands
+    are sizes (or conditions on them): what an If branching on the sizes splits on."""
+    if op in ("And", "Or", "Xor"):
+        ta, tb = element_truth(a), element_truth(b)
+        if ta is None or tb is None:
+            return None
+        if op == "And":
+            return all_of([ta, tb])
+        if op == "Or":
+            return any_of([ta, tb])
+        return any_of([all_of([ta, negate(tb)]), all_of([negate(ta), tb])])
+    if a.value is None or b.value is None or len(a.value) != 1 or len(b.value) != 1:
+        return None
+    ea, eb = V.as_int_expr(a.value[0]), V.as_int_expr(b.value[0])
+    if ea is None or eb is None:
+        return None
+    d = ea - eb
+    if op == "Equal":
+        return eq(d, 0)
+    if op == "Greater":
+        return ge(d, 1)
+    if op == "Less":
+        return ge(-d, 1)
+    if op == "GreaterOrEqual":
+        return ge(d, 0)
+    return ge(-d, 0)  # LessOrEqual
 
 
 @rule(*_ARITH, *_LOGIC, since=7)

@@ -75,6 +75,13 @@ def _value(f: Fact, shape: Sequence[Expr]) -> tuple[Val, ...] | None:
     return f.value
 
 
+def _same(f: Fact, shape: tuple[Expr, ...]) -> Fact:
+    """The input's elements in the same order under a new shape (Reshape, Flatten, Squeeze,
+    Unsqueeze): its value, and a one-element condition (``Fact.truth``) it carries."""
+    truth = f.truth if f.truth is not None and all(d == 1 for d in shape) else None
+    return Fact(shape, f.dtype, _value(f, shape), truth=truth)
+
+
 def _axes_value(ctx: OpContext, i: int, what: str = "axes") -> tuple[int, ...] | None:
     """Constant axes from input ``i`` (None when the input is absent)."""
     if not ctx.has(i):
@@ -314,7 +321,7 @@ def _reshape(ctx: OpContext, target: Sequence[Expr], allowzero: bool) -> list[Fa
             "target from the input's Shape)",
         )
     shape = tuple(out)
-    return [Fact(shape, f.dtype, _value(f, shape))]
+    return [_same(f, shape)]
 
 
 @rule("Reshape", since=1)
@@ -348,7 +355,7 @@ def flatten(ctx: OpContext) -> list[Fact]:
     if not 0 <= a <= r:
         raise Invalid(f"Flatten axis {axis} is out of range for rank {r}")
     shape = (product(x[:a]), product(x[a:]))
-    return [Fact(shape, f.dtype, _value(f, shape))]
+    return [_same(f, shape)]
 
 
 @rule("Transpose")
@@ -400,7 +407,7 @@ def _squeeze(ctx: OpContext, axes: Sequence[int] | None) -> list[Fact]:
                 fix=f"make axis {a} of size 1, or do not squeeze it",
             )
     shape = tuple(d for i, d in enumerate(x) if i not in drop)
-    return [Fact(shape, f.dtype, _value(f, shape))]
+    return [_same(f, shape)]
 
 
 @rule("Squeeze", since=1)
@@ -425,7 +432,7 @@ def _unsqueeze(ctx: OpContext, axes: Sequence[int] | None) -> list[Fact]:
     it = iter(x)
     ins = set(norm)
     shape = tuple(ONE if i in ins else next(it) for i in range(n))
-    return [Fact(shape, f.dtype, _value(f, shape))]
+    return [_same(f, shape)]
 
 
 @rule("Unsqueeze", since=1)

@@ -1,5 +1,6 @@
-"""If, Loop, Scan, sequences and optionals: the analysis never crashes, marks their outputs
-unknown with a GC103 note (so it is never called complete), and keeps what it can prove."""
+"""If, Loop, Scan, sequences and optionals: bodies are followed (tests/infer/test_control_flow.py
+checks them against onnxruntime); sequence and optional values stay unknown with a GC103 note (so
+the analysis is never called complete past them), and what can be proven is kept."""
 
 from __future__ import annotations
 
@@ -33,23 +34,21 @@ def _if_model() -> onnx.ModelProto:
     return make_model(nodes, inputs, ["y"], [weight("w", (4, 3)), weight("w2", (3, 2))])
 
 
-def test_if_outputs_unknown_with_note() -> None:
-    a = run(_if_model())
-    assert shape_of(a, "h") == (S("N"), const(3))
-    assert a.facts["z"].shape is None and a.facts["y"].shape is None
-    [note] = [n for n in a.notes if n.code == "GC103"]
-    assert note.op == "If" and "control flow" in note.message
-    assert not a.complete
-    assert not any(n.code == "GC901" for n in a.notes)
-
-
-def test_conditions_before_control_flow_still_count() -> None:
+def test_if_on_a_boolean_input_follows_both_modes() -> None:
+    """The If's condition is a graph input (a mode): each value's branch is followed."""
     rep = graphcheck.check(_if_model())
+    a = rep.analysis
+    assert shape_of(a, "h") == (S("N"), const(3))
+    assert [v.label for v in a.variants] == ["c = true", "c = false"]
+    for v in a.variants:
+        assert v.analysis.facts["z"].shape == (S("N"), const(3)) and v.analysis.facts["y"].shape == (S("N"), const(2))
+    assert rep.complete and not any(n.code in ("GC103", "GC901") for n in a.notes)
     assert rep.accepts({"N": 1, "K": 5}) is False  # the dense layer before the If needs K = 4
-    assert rep.accepts({"N": 1, "K": 4}) is None  # nothing proven wrong, but the If is not followed
+    assert rep.accepts({"N": 1, "K": 4}) is True
+    assert rep.accepts({"N": 1, "K": 4, "c": 0}) is True
 
 
-def test_loop_and_scan_do_not_crash() -> None:
+def test_loop_and_scan_are_followed() -> None:
     body = helper.make_graph(
         [
             helper.make_node("Identity", ["cond_in"], ["cond_out"]),
@@ -82,10 +81,10 @@ def test_loop_and_scan_do_not_crash() -> None:
         opset=16,
     )
     a = run(m)
-    assert {n.op for n in a.notes if n.code == "GC103"} == {"Loop", "Scan"}
-    assert all(a.facts[o].shape is None for o in ("acc", "r", "s_final", "ys"))
-    assert not any(n.code == "GC901" for n in a.notes)
-    assert graphcheck.check(m).accepts({"N": 2, "D": 3, "T": 4}) is None
+    assert not any(n.code in ("GC103", "GC901") for n in a.notes)
+    assert shape_of(a, "r") == (S("N"),) and shape_of(a, "s_final") == (S("D"),)
+    assert shape_of(a, "ys") == (S("T"), S("D"))
+    assert graphcheck.check(m).accepts({"N": 2, "D": 3, "T": 4}) is True
 
 
 def test_sequences_and_optionals() -> None:
