@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from graphcheck.errors import UsageError
 from graphcheck.report import report as _core
-from graphcheck.report.fixes import Fix, suggest_fixes
+from graphcheck.report.fixes import Fix, input_size_fixes, suggest_fixes
 
 if TYPE_CHECKING:
     from graphcheck.model.load import ModelLike
@@ -31,8 +31,22 @@ class Report(_core.Report):
     """
 
     def fixes(self, sizes: Mapping[str, int]) -> list[Fix]:
-        """Changes that make the model accept ``sizes``, each verified by re-inferring the changed model."""
-        return suggest_fixes(self, sizes)
+        """Changes that make the model accept ``sizes``, each verified by re-inferring the changed model
+        (for a model with modes or control-flow cases: in the mode or case those sizes are in)."""
+        target, rest, _ = self.resolve(sizes)
+        if target is self:
+            return suggest_fixes(self, sizes)
+        assert isinstance(target, Report)
+        # changes to layers are searched in the walk of that mode or case; the sizes to feed come
+        # from the valid set of the whole mode (a case's own set assumes its path)
+        scope: _core.Report = self
+        scope_sizes = dict(sizes)
+        if self.modes:
+            picked, rest_sizes, _ = self._split_modes(sizes)
+            if len(picked) == 1:
+                scope, scope_sizes = picked[0], rest_sizes
+        layer_fixes = [f for f in target.fixes(rest) if f.param != "input_length"]
+        return layer_fixes + input_size_fixes(scope, scope_sizes)
 
     def to_dict(self) -> dict[str, object]:
         from graphcheck.render.json import report_dict

@@ -30,7 +30,8 @@ FAMILY_TITLES = {
     "signal": "Signal processing",
     "random": "Random",
     "text": "Strings and images",
-    "control": "Control flow and sequences (outputs unknown, GC103)",
+    "control": "Control flow and optionals (If/Loop/Scan bodies followed; optional values and SequenceMap: GC103)",
+    "sequence": "Sequences (their elements' shapes carried)",
     "msft": "com.microsoft contrib ops",
 }
 

@@ -60,7 +60,7 @@ class Analysis:
     cases: tuple[Case, ...] = ()
     # a model whose Ifs read graph inputs the caller sets (modes: ``use_cache_branch``, a sample
     # rate): the analysis at each combination of their values (None: any other value). This
-    # analysis is the one with every such value unknown (both branches of those Ifs required).
+    # analysis is then the first mode's (its walk stands for the model's graph, inputs, symbols).
     variants: tuple[Variant, ...] = ()
     # control-flow bodies were laid out in the walk: facts there were set from the walk at the time,
     # so a resumed walk (graphcheck.infer.resume) analyses the changed graph afresh instead

@@ -87,24 +87,15 @@ def lay_out(body: Graph, scope: str, label: str, next_index: Callable[[], int], 
     rename = {x: scope + x for x in local}
     facts = {rename[name]: tensor_fact(t) for name, t in body.initializers.items()}
     nodes: list[Node] = []
+    get = rename.get
     for n in body.nodes:
         attrs = n.attrs
         if subgraphs(n):
             attrs = {k: _rename_free(v, rename) for k, v in n.attrs.items()}
-        meta = dict(n.meta)
-        meta.setdefault(ORIGINAL_NAME, n.name)
-        nodes.append(
-            Node(
-                next_index(),
-                label + n.name,
-                n.op_type,
-                n.domain,
-                tuple(rename.get(x, x) if x else "" for x in n.inputs),
-                tuple(rename.get(x, x) if x else "" for x in n.outputs),
-                attrs,
-                meta,
-            )
-        )
+        meta = {**n.meta, ORIGINAL_NAME: n.meta.get(ORIGINAL_NAME, n.name)}
+        ins = tuple([get(x, x) for x in n.inputs])
+        outs = tuple([get(x, x) for x in n.outputs])
+        nodes.append(Node(next_index(), label + n.name, n.op_type, n.domain, ins, outs, attrs, meta))
     return Laid(tuple(nodes), facts, rename)
 
 

@@ -365,22 +365,23 @@ def _analyze_modes(
     progress: Callable[[int, int], None] | None,
     values: Mapping[str, int] | None,
 ) -> Analysis:
-    base = _analyze_cases(graph, dims, semantics, progress, values)
-    if values is not None or not any(n.op_type == "If" for n in graph.all_nodes()):
-        return base
-    modes = find_modes(graph)
-    combos = assignments(modes)
+    combos: list[dict[str, int | None]] = []
+    modes = []
+    if values is None and any(n.op_type == "If" for n in graph.all_nodes()):
+        modes = find_modes(graph)
+        combos = assignments(modes)
     if not combos:
-        return base
+        return _analyze_cases(graph, dims, semantics, progress, values)
     boolean = {m.input for m in modes if m.is_bool}
     stand_in = {m.input: m.other for m in modes if m.other is not None}
     variants = []
-    for combo in combos:
+    for i, combo in enumerate(combos):
         given = {k: v if v is not None else stand_in[k] for k, v in combo.items() if v is not None or k in stand_in}
-        a = _analyze_cases(graph, dims, semantics, None, given) if given else base
+        a = _analyze_cases(graph, dims, semantics, progress if i == 0 else None, given)
         label = ", ".join(_mode_text(k, v, k in boolean) for k, v in combo.items())
         variants.append(Variant(tuple(combo.items()), a, label))
-    return replace(base, variants=tuple(variants))
+    # the first mode's walk stands for the model where one walk is asked for (its graph, inputs, symbols)
+    return replace(variants[0].analysis, variants=tuple(variants))
 
 
 def _mode_text(name: str, v: int | None, boolean: bool) -> str:

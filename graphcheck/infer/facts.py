@@ -38,6 +38,8 @@ class Fact:
     # a one-element boolean tensor whose value depends on the sizes: the condition under which it is
     # true (``Equal(Mod(L, 2), 0)`` is ``L % 2 == 0``); what an If on it branches on
     truth: Cond | None = None
+    # a sequence value (SequenceConstruct, SplitToSequence): its elements, else None for a tensor
+    seq: Seq | None = None
 
     @property
     def rank(self) -> int | None:
@@ -75,6 +77,23 @@ class Fact:
         if vals is None or not all(v.is_const for v in vals):
             return None
         return tuple(v.value for v in vals)
+
+
+@dataclass(frozen=True)
+class Seq:
+    """A sequence's elements: each one's fact when their number is known (``items``), or the fact
+    every element has (``each``) and their number ``length``."""
+
+    length: Expr
+    items: tuple[Fact, ...] | None = None
+    each: Fact | None = None
+
+    def at(self, i: int) -> Fact | None:
+        """Element ``i`` (negative counts from the end) when known."""
+        if self.items is not None:
+            n = len(self.items)
+            return self.items[i] if -n <= i < n else None
+        return self.each
 
 
 UNKNOWN = Fact(None)

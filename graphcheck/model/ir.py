@@ -109,6 +109,10 @@ class Graph:
     ir_version: int = 0
     source: str = ""
     graph_metadata: dict[str, str] = field(default_factory=dict)  # GraphProto.metadata_props
+    # all_nodes(), remembered with the node list it was made from (a graph is not changed in place
+    # once loaded; dataclasses.replace makes a new one, which starts without it)
+    _all: list[Node] | None = field(default=None, init=False, repr=False, compare=False)
+    _all_of: list[Node] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def opset(self) -> int:
@@ -116,6 +120,8 @@ class Graph:
 
     def all_nodes(self) -> list[Node]:
         """The graph's nodes and, after each node holding subgraphs, theirs (depth first)."""
+        if self._all is not None and len(self._all) >= len(self.nodes) and self._all_of is self.nodes:
+            return self._all
         out: list[Node] = []
         stack: list[Node] = list(reversed(self.nodes))
         while stack:
@@ -123,6 +129,7 @@ class Graph:
             out.append(n)
             for body in reversed(subgraphs(n)):
                 stack.extend(reversed(body.nodes))
+        self._all, self._all_of = out, self.nodes
         return out
 
     def _file_order_is_topological(self) -> bool:
@@ -173,9 +180,14 @@ class Graph:
         return [by_index[i] for i in order]
 
 
+_GRAPH_OPS = frozenset({"If", "Loop", "Scan", "SequenceMap"})  # ONNX ops with graph attributes
+
+
 def subgraphs(node: Node) -> list[Graph]:
     """The bodies of ``node``'s graph attributes (If's branches, a Loop's or Scan's body), in
     attribute order."""
+    if not node.domain and node.op_type not in _GRAPH_OPS:
+        return []  # no other ONNX op takes a graph (a contrib or custom op might)
     out: list[Graph] = []
     for v in node.attrs.values():
         if isinstance(v, SubGraph) and v.body is not None:

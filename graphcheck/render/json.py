@@ -32,6 +32,7 @@ def evaluation_dict(ev: Evaluation, fixes: list[Fix] | None = None) -> dict[str,
     return {
         "fixes": [f.to_dict() for f in fixes or []],
         "sizes": ev.sizes,
+        "context": ev.context or None,
         "ok": ev.ok,
         "first_failure": None
         if first is None
@@ -90,5 +91,12 @@ def report_dict(report: Report, evaluation: Evaluation | None = None, fixes: lis
         "smallest": report.smallest(),
         "outputs": [{"name": k, "dims": v} for k, v in report.output_dims.items()],
         "diagnostics": [d.to_dict() for d in report.diagnostics],
+        # a model whose Ifs read inputs the caller sets: each mode's statement (``values``: input ->
+        # value, null for "any other value"); the top-level answers hold in every mode
+        "modes": [
+            {"values": dict(v.values), "label": v.label, "valid": m.valid, "exact": m.exact} for v, m in report.modes
+        ],
+        # a model split by Ifs on the sizes: each case's path condition
+        "cases": [" and ".join(str(c) for c in case.path) for case, _ in report.cases],
         "at": evaluation_dict(evaluation, fixes) if evaluation is not None else None,
     }

@@ -11,7 +11,7 @@ from graphcheck.report.codes import CODES
 from graphcheck.symbolic.cond import Cond, Const
 from graphcheck.symbolic.expr import Sym
 from graphcheck.symbolic.intset import IntSet
-from graphcheck.symbolic.solve import CondPart, Solution, UniPart, solve
+from graphcheck.symbolic.solve import CondPart, EnumPart, Part, ProjectedPart, Solution, UniPart, solve
 from graphcheck.symbolic.usolve import cond_set
 
 PINNED_LIMIT = 16
@@ -255,11 +255,50 @@ def deviation_diagnostics(spec: Solution, ort: Solution) -> list[Diagnostic]:
             other = ort_by_syms.get(frozenset(p.syms))
             mine = p.describe()
             theirs_txt = other.describe() if other is not None else "a different set"
-            if theirs_txt == mine:
+            if theirs_txt == mine or (other is not None and _same_points(p, other)):
                 continue
             msg = f"onnxruntime deviates from the ONNX spec for {', '.join(names)}: it accepts {theirs_txt}"
         out.append(_diag("GC106", "", "", -1, msg, symbols=names))
     return out
+
+
+def _same_points(a: Part, b: Part, limit: int = 4096) -> bool:
+    """Two coupled parts over the same sizes that are the same finite set (worded apart)."""
+    pa, pb = _points(a, limit), _points(b, limit)
+    return pa is not None and pb is not None and pa == pb
+
+
+def _points(p: Part, limit: int) -> frozenset[frozenset[tuple[str, int]]] | None:
+    """Every point of a finite part (each a set of (size, value)), or None (infinite, too many, or
+    a form not enumerated)."""
+    if isinstance(p, UniPart):
+        if not p.values.is_finite_small(limit):
+            return None
+        return frozenset(frozenset({(p.sym.name, v)}) for v in p.values.elements(limit))
+    if isinstance(p, EnumPart):
+        order = sorted(p.syms, key=lambda x: x.key)
+        pts = p.points_all(limit)
+        return None if pts is None else frozenset(frozenset(zip((s.name for s in order), pt)) for pt in pts)
+    if isinstance(p, ProjectedPart):
+        inner = p.inner.points(limit)
+        if inner is None:
+            return None
+        out = set()
+        for pt in inner:
+            env = dict(zip(p.inner.symbols, pt))
+            at = {**env, p.var: 1}
+            lo = max([1, *(e.evaluate(at) for e in p.lows)])
+            hi = min(e.evaluate(at) for e in p.highs) if p.highs else None
+            if hi is None or hi - lo > limit:
+                return None
+            for v in range(lo, hi + 1):
+                full = {**env, p.var: v}
+                if p.contains(full):
+                    out.add(frozenset((s.name, x) for s, x in full.items()))
+            if len(out) > limit:
+                return None
+        return frozenset(out)
+    return None
 
 
 def exporter_range_diagnostics(analysis: Analysis, solution: Solution, complete: bool = True) -> list[Diagnostic]:

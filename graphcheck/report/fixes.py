@@ -323,6 +323,12 @@ def _window_fixes(
     return fixes
 
 
+def input_size_fixes(report: Report, sizes: Mapping[str, int]) -> list[Fix]:
+    """The sizes to feed instead (the report's own valid sets): for a model with modes or
+    control-flow cases, asked of the report whose valid set is the model's."""
+    return _input_fixes(report, sizes, _words(report)[0])
+
+
 def _input_fixes(report: Report, sizes: Mapping[str, int], fw: str) -> list[Fix]:
     out: list[Fix] = []
     for name in report.symbols:

@@ -340,3 +340,39 @@ def test_scan_stacks_and_checks_lengths() -> None:
         assert r.accepts({"D": d, "T": t, "T2": t2}) is got.nonempty, (d, t, t2, got)
         if got.ok:
             assert r.at({"D": d, "T": t, "T2": t2}).outputs == {"s_end": got.shapes[0], "ys": got.shapes[1]}
+
+
+# ------------------------------------------------------------------------------------------ sequences
+
+
+def test_sequences_as_exporters_write_lists() -> None:
+    """x[N, L, 4] split into single steps along L, the first and last read back, a list of two
+    tensors stacked, then joined: the shapes as onnxruntime gives them, and a position past the
+    end caught (SequenceAt at 3 needs L >= 4)."""
+    nodes = [
+        helper.make_node("SplitToSequence", ["x", "one"], ["steps"], axis=1),
+        helper.make_node("SequenceAt", ["steps", "three"], ["fourth"]),
+        helper.make_node("SequenceAt", ["steps", "minus1"], ["last"]),
+        helper.make_node("SequenceConstruct", ["fourth", "last"], ["pair"]),
+        helper.make_node("ConcatFromSequence", ["pair"], ["stacked"], axis=0, new_axis=1),
+        helper.make_node("ConcatFromSequence", ["steps"], ["joined"], axis=1),
+        helper.make_node("SequenceLength", ["steps"], ["count"]),
+        helper.make_node("SplitToSequence", ["x", "sizes"], ["two"], axis=2),
+        helper.make_node("SequenceAt", ["two", "one_i"], ["rest"]),
+    ]
+    inits = [
+        init("one", 1, np.int64),
+        init("three", 3, np.int64),
+        init("minus1", -1, np.int64),
+        init("sizes", [1, 3], np.int64),
+        init("one_i", 1, np.int64),
+    ]
+    m = make_model(nodes, {"x": ["N", "L", 4]}, ["stacked", "joined", ("count", I64), "rest"], inits)
+    r = graphcheck.check(m)
+    assert r.exact and r.valid == "L >= 4   (N: any >= 1)", r.valid
+    sizes = [(2, L) for L in (1, 3, 4, 5, 9)]
+    res = _ort(m, [{"x": (n, L, 4)} for n, L in sizes])
+    for (n, L), got in zip(sizes, res):
+        assert r.accepts({"N": n, "L": L}) is got.nonempty, (L, got)
+        if got.ok:
+            assert r.at({"N": n, "L": L}).outputs == dict(zip(["stacked", "joined", "count", "rest"], got.shapes))

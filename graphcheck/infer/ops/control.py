@@ -1,13 +1,12 @@
-"""Control flow, sequences and optionals: If, Loop, Scan, Sequence*, SplitToSequence,
-ConcatFromSequence, Optional*.
+"""Control flow and optionals: If, Loop, Scan, SequenceMap, Optional, OptionalHasElement,
+OptionalGetElement.
 
 The engine lays out the bodies of If/Loop/Scan in the walk (:mod:`graphcheck.infer.control`) and
 then runs the control node again in the internal domain (``INTERNAL``): the rules here give its
 outputs from what its body computed. A control node the engine could not lay out (a malformed
-one) keeps the plain rule: outputs unknown, GC103. Sequence and optional values are not tensors
-and carry no shape; ops producing or reading them leave their outputs unknown with a GC103 note
-too. Two outputs are nonetheless exact and cheap: ``SequenceLength`` and ``OptionalHasElement``
-always return a scalar (its value stays unknown).
+one) keeps the plain rule: outputs unknown, GC103. Optional values carry no shape (GC103 where one
+is made or read), nor does SequenceMap's body; ``OptionalHasElement`` always returns a scalar.
+Sequences are followed by :mod:`graphcheck.infer.ops.sequence`.
 """
 
 from __future__ import annotations
@@ -137,25 +136,11 @@ def _either(ctx: OpContext, i: int, a: Fact, b: Fact) -> Fact:
     return Fact(tuple(dims), a.dtype if a.dtype == b.dtype else 0, value)
 
 
-@rule(
-    "SequenceConstruct",
-    "SequenceEmpty",
-    "SequenceInsert",
-    "SequenceErase",
-    "SequenceAt",
-    "SequenceMap",
-    "SplitToSequence",
-    "ConcatFromSequence",
-    "Optional",
-)
-def sequence_or_optional(ctx: OpContext) -> list[Fact]:
-    ctx.note("GC103", f"{ctx.node.op_type}: sequence/optional values are not analysed; its outputs are unknown")
+@rule("SequenceMap", "Optional")
+def sequence_map_or_optional(ctx: OpContext) -> list[Fact]:
+    what = "optional values are" if ctx.node.op_type == "Optional" else "SequenceMap's body is"
+    ctx.note("GC103", f"{ctx.node.op_type}: {what} not analysed; its outputs are unknown")
     return []
-
-
-@rule("SequenceLength")
-def sequence_length(ctx: OpContext) -> list[Fact]:
-    return [Fact((), INT64)]
 
 
 def _plain_tensor(ctx: OpContext) -> Fact | None:
