@@ -1016,7 +1016,6 @@ def separate_factors(e: Expr) -> tuple[int, list[Expr]] | None:
     return rest.value, factors
 
 
-
 # -- how expressions are printed ------------------------------------------------------------
 
 

@@ -183,9 +183,7 @@ def settled(e: Expr, s: Sym, region: IntSet) -> Expr:
     return out
 
 
-def _pieces(
-    exprs: tuple[Expr, ...], s: Sym, region: IntSet, count: list[int]
-) -> list[tuple[IntSet, tuple[Expr, ...]]]:
+def _pieces(exprs: tuple[Expr, ...], s: Sym, region: IntSet, count: list[int]) -> list[tuple[IntSet, tuple[Expr, ...]]]:
     _spend(sum(e.size for e in exprs))  # rewriting them for each piece costs their size
     mm = _innermost_minmax(exprs, s)
     if mm is None:
