@@ -35,7 +35,8 @@ so.intra_op_num_threads = 1
 so.inter_op_num_threads = 1
 sessions = {}
 NP = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
-      "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8,
+      "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int16)": np.int16, "tensor(int8)": np.int8,
+      "tensor(uint8)": np.uint8,
       "tensor(bool)": np.bool_}
 rng = np.random.default_rng(0)
 for line in sys.stdin:

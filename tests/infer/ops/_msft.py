@@ -31,10 +31,8 @@ def model(
 ) -> onnx.ModelProto:
     """A model of ``nodes`` with the default, com.microsoft and com.microsoft.nchwc domains."""
     vis = [helper.make_tensor_value_info(n, t, list(d)) for n, d, t in ins]
-    ovs = [
-        helper.make_tensor_value_info(o, F, None) if isinstance(o, str) else helper.make_tensor_value_info(*o, None)
-        for o in outs
-    ]
+    # outputs named only (no type): onnxruntime takes the node's own output type
+    ovs = [onnx.ValueInfoProto(name=o) if isinstance(o, str) else helper.make_tensor_value_info(*o, None) for o in outs]
     g = helper.make_graph(list(nodes), "g", vis, ovs, initializer=list(inits))
     ops = [helper.make_opsetid("", opset), helper.make_opsetid(MS, 1), helper.make_opsetid(NCHWC, 1)]
     m = helper.make_model(g, opset_imports=ops)
