@@ -292,7 +292,7 @@ def qlinear_global_average_pool(ctx: OpContext) -> list[Fact]:
 def ms_qlinear_conv(ctx: OpContext) -> list[Fact]:
     if ctx.attr_int("channels_last", 0):
         raise Unsupported("com.microsoft QLinearConv with channels_last=1 is not followed")
-    return qlinear_conv(ctx)
+    return list(qlinear_conv(ctx))
 
 
 def _per_axis(ctx: OpContext, x: tuple[Expr, ...], i: int, what: str) -> None:
