@@ -13,8 +13,9 @@ follow the contrib docs and onnxruntime's CPU kernel (1.32), checked over grids 
   and ``beta (H)`` share the hidden size H;
 * **the position table is read inside the op**: without ``position_ids`` the positions are
   ``0 .. S - 1``, so ``S <= P`` (GC009, the table's rows): the bound a BERT's exported graph
-  expresses with ``Gather(table, Range(0, S))`` moves into this one node; known position ids must
-  each be ``< P``;
+  expresses with ``Gather(table, Range(0, S))`` moves into this one node; given position ids
+  (GPT-2's ``Range(past, past + S)``) must lie in ``0 .. P - 1``, checked by their values or their
+  range;
 * outputs: ``(B, S, H)``, mask_index ``(B)`` (int32), and (EmbedLayerNormalization only)
   embedding_sum ``(B, S, H)``.
 
@@ -27,7 +28,7 @@ from graphcheck.infer.facts import Fact
 from graphcheck.infer.ops._common import lazy
 from graphcheck.infer.ops._xutil import INT32, one_of, require_dims, require_eq, same_shape, scalar_like
 from graphcheck.infer.registry import Invalid, OpContext, rule
-from graphcheck.symbolic.cond import ge
+from graphcheck.symbolic.cond import all_of, ge
 from graphcheck.symbolic.expr import Expr, const
 
 MS = "com.microsoft"
@@ -67,14 +68,7 @@ def _embed(ctx: OpContext, tables: tuple[int, int, int], norm: tuple[int, int], 
             raise Invalid(f"position_ids must be 2-D, got rank {len(p)}")
         one_of(ctx, p[0], [b, const(1)], "GC010", "position_ids batch (axis 0)", "batch size or 1")
         require_eq(ctx, p[1], s, "GC010", "position_ids sequence (axis 1)", "one position per token")
-        for v in ctx.fact(pos).int_values() or ():
-            ctx.require(
-                ge(ptab[0] - 1, v),
-                "GC009",
-                "position id vs position_embedding rows",
-                formula=lazy("position {} must be < {}", v, ptab[0]),
-                fix=fix,
-            )
+        _position_ids(ctx, ctx.fact(pos), ptab[0], fix)
     else:
         ctx.require(
             ge(ptab[0], s),
@@ -84,6 +78,35 @@ def _embed(ctx: OpContext, tables: tuple[int, int, int], norm: tuple[int, int], 
             fix=fix,
         )
     return [Fact((b, s, h), FLOAT), Fact((b,), INT32), Fact((b, s, h), FLOAT)]
+
+
+def _position_ids(ctx: OpContext, f: Fact, rows: Expr, fix: str) -> None:
+    """Position ids index the table without wrapping (onnxruntime: "input index out of range"):
+    each known value, or their range when only that is known (``Range(P, P + S)`` of a cache)."""
+    what = "position_ids vs position_embedding rows"
+    vals = f.int_values()
+    if vals is not None:
+        for v in vals:
+            ctx.require(
+                all_of([ge(v), ge(rows - 1, v)]),
+                "GC009",
+                what,
+                formula=lazy("position {} must be in 0 .. {} - 1", v, rows),
+                fix=fix,
+            )
+        return
+    if f.bounds is None:
+        return  # data: checked for every in-range value
+    lo, hi = f.bounds
+    cond = all_of([ge(lo), ge(rows - 1, hi)])
+    if ctx.always(cond):
+        return
+    if not f.bounds_exact:
+        ctx.covers(cond, what, lazy("known only to lie in [{}, {}]; the table has {} rows", lo, hi, rows))
+        return
+    ctx.require(
+        cond, "GC009", what, formula=lazy("positions run from {} to {}; the table has {} rows", lo, hi, rows), fix=fix
+    )
 
 
 @rule("EmbedLayerNormalization", domain=MS)

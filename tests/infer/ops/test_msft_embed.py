@@ -86,3 +86,30 @@ def test_agree_with_onnxruntime() -> None:
         n, bad = against_ort(_cases(), semantics=semantics)
         assert n > 400
         assert not bad, "\n".join(bad[:20])
+
+
+def _ranged_positions() -> onnx.ModelProto:
+    """GPT-2 after the optimizer: position_ids = Range(P, P + S) of a cache of length P."""
+    nodes = [
+        helper.make_node("Shape", ["past"], ["ps"], start=1, end=2),
+        helper.make_node("Shape", ["ids"], ["is"], start=1, end=2),
+        helper.make_node("Squeeze", ["ps"], ["p"]),
+        helper.make_node("Squeeze", ["is"], ["s"]),
+        helper.make_node("Add", ["p", "s"], ["e"]),
+        helper.make_node("Range", ["p", "e", "one"], ["r"]),
+        helper.make_node("Unsqueeze", ["r", "zero"], ["r2"]),
+        helper.make_node("Cast", ["r2"], ["pos"], to=I32),
+        helper.make_node(
+            "EmbedLayerNormalization", ["ids", "", "we", "pe", "", "g", "b", "", "pos"], ["y", "mi"], domain=MS
+        ),
+    ]
+    inits = [tensor("one", 1, np.int64), tensor("zero", [0], np.int64), tensor("we", np.ones((10, 8)))]
+    inits += [tensor("pe", np.ones((6, 8))), tensor("g", np.ones(8)), tensor("b", np.zeros(8))]
+    return model(nodes, [("ids", ["B", "S"], I32), ("past", ["B", "P"], I32)], ["y"], inits)
+
+
+def test_position_ids_by_their_range() -> None:
+    a = run(_ranged_positions())
+    assert holds_all(a, {"B": 1, "S": 2, "P": 4}) and codes_failing(a, {"B": 1, "S": 3, "P": 4}) == {"GC009"}
+    n, bad = against_ort([(_ranged_positions(), grid(B=[1, 2], S=[1, 2, 3, 5, 6, 7], P=[1, 2, 3, 4, 5, 6]))])
+    assert n == 72 and not bad, bad[:5]
