@@ -17,12 +17,15 @@ ops. Checked against onnxruntime 1.32 over grids of sizes (tests/infer/ops/test_
   distinct values (data: GC104).
 * **CropAndResize**: ``X (N, C, H, W)``, ``rois (R, 4)``, ``batch_indices (R)``, ``crop_size`` (2 known
   values) give ``(R, C, crop_h, crop_w)``.
+* **NGramRepeatBlock**: scores ``(B, V)`` for input_ids ``(B, L)``: the scores' shape.
+* **UnfoldTensor** (torch's ``unfold``): axis ``dim`` of size d becomes ``floor((d - size) / step) + 1``
+  windows (>= 1: GC001) and a last axis of ``size``.
 """
 
 from __future__ import annotations
 
 from graphcheck.infer.facts import Fact
-from graphcheck.infer.ops._common import per_axis
+from graphcheck.infer.ops._common import lazy, per_axis
 from graphcheck.infer.ops._xutil import INT64, require_dims, require_eq
 from graphcheck.infer.ops.conv import _window
 from graphcheck.infer.ops.elementwise import trilu
@@ -31,8 +34,9 @@ from graphcheck.infer.ops.msft import fused_matmul
 from graphcheck.infer.ops.resize import grid_sample, pad_11
 from graphcheck.infer.ops.shape import range_op
 from graphcheck.infer.ops.slicing import gather_nd
-from graphcheck.infer.registry import Invalid, OpContext, rule
-from graphcheck.symbolic.expr import const
+from graphcheck.infer.registry import Invalid, OpContext, norm_axis, rule
+from graphcheck.symbolic.cond import ge
+from graphcheck.symbolic.expr import const, floordiv
 
 MS = "com.microsoft"
 
@@ -163,3 +167,31 @@ def crop_and_resize(ctx: OpContext) -> list[Fact]:
     if len(crop) != 2:
         raise Invalid("crop_size holds (height, width)")
     return [Fact((rois[0], x[1], crop[0], crop[1]), ctx.fact(0).dtype)]
+
+
+@rule("NGramRepeatBlock", domain=MS)
+def ngram_repeat_block(ctx: OpContext) -> list[Fact]:
+    ids, scores = ctx.shape(0), ctx.shape(1)
+    if len(ids) != 2 or len(scores) != 2:
+        raise Invalid("NGramRepeatBlock takes 2-D input_ids (batch, length) and scores (batch, vocab)")
+    require_eq(ctx, scores[0], ids[0], "GC010", "scores batch (axis 0)", "one row of scores per sequence")
+    return [Fact(scores, ctx.fact(1).dtype)]
+
+
+@rule("UnfoldTensor", domain=MS)
+def unfold_tensor(ctx: OpContext) -> list[Fact]:
+    x = ctx.shape(0)
+    a = norm_axis(ctx.attr_int("dim", -1), len(x), ctx.node)
+    size, step = ctx.attr_int("size", 0), ctx.attr_int("step", 1)
+    if size < 1 or step < 1:
+        raise Invalid(f"UnfoldTensor needs size >= 1 and step >= 1, got {size} and {step}")
+    n = floordiv(x[a] - size, step) + 1
+    ctx.require(
+        ge(n, 1),
+        "GC001",
+        f"windows along axis {a}",
+        formula=lazy("floor(({} - {}) / {}) + 1", x[a], size, step),
+        value=n,
+        fix=f"the axis must hold at least one window of {size}",
+    )
+    return [Fact((*x[:a], n, *x[a + 1 :], const(size)), ctx.fact(0).dtype)]

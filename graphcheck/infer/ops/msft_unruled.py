@@ -85,5 +85,3 @@ no_rule(MS, _NOT_YET + "a ConvTranspose whose pads are an input value)", "ConvTr
 no_rule(MS, _NOT_YET + "a MaxPool with a mask input, from early detection models)", "MaxpoolWithMask")
 no_rule(MS, _NOT_YET + "a 4-bit MatMul superseded by MatMulNBits; its B shape is an input value)", "MatMulFpQ4")
 no_rule(MS, _NOT_YET + "a character-level word embedding of early text models)", "WordConvEmbedding")
-no_rule(MS, _NOT_YET + "the n-gram blocking step of generation loops)", "NGramRepeatBlock")
-no_rule(MS, _NOT_YET + "torch's Tensor.unfold, which no exporter writes as this op)", "UnfoldTensor")

@@ -111,6 +111,19 @@ def _cases() -> list[Case]:
             grid(N=[1, 2], C=[1, 2], H=[4], W=[4], R=[1, 2], K=[4, 3], J=[1, 2]),
         )
     )
+    c.append(
+        (
+            _one("NGramRepeatBlock", [("i", ["A", "L"], I64), ("s", ["B", "V"], F)], ngram_size=2),
+            grid(A=[1, 2], L=[1, 3], B=[1, 2], V=[1, 4]),
+        )
+    )
+    c.append(
+        (
+            _one("UnfoldTensor", [("x", ["A", "B", "C"], F)], dim=1, size=3, step=2),
+            grid(A=[1, 2], B=range(1, 9), C=[1, 2]),
+        )
+    )
+    c.append((_one("UnfoldTensor", [("x", ["A", "B"], F)], size=2), grid(A=[1, 2], B=range(1, 5))))
     return c
 
 
