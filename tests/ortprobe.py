@@ -58,7 +58,7 @@ for line in sys.stdin:
         if np.issubdtype(dt, np.floating):
             feeds[name] = rng.standard_normal(shape).astype(dt)
         else:
-            feeds[name] = np.zeros(shape, dtype=dt)
+            feeds[name] = np.full(shape, job.get("fill", {}).get(name, 0), dtype=dt)
     try:
         outs = sess.run(None, feeds)
         res = {"ok": True, "shapes": [list(np.shape(o)) for o in outs],
@@ -131,17 +131,19 @@ def probe(model: onnx.ModelProto | str | Path, shapes: list[dict[str, tuple[int,
 
 def probe_many(
     jobs: list[tuple[onnx.ModelProto | str | Path, list[dict[str, tuple[int, ...]]]]],
+    fills: list[dict[str, int]] | None = None,
 ) -> list[list[ProbeResult]]:
-    """Several models in one worker process (a fresh worker after a crash)."""
+    """Several models in one worker process (a fresh worker after a crash). Integer inputs are fed
+    zeros, or the value ``fills[j][input]`` gives for job ``j`` (an attention mask of ones)."""
     with tempfile.TemporaryDirectory() as tmp:
-        lines: list[tuple[int, str, dict[str, tuple[int, ...]]]] = []
+        lines: list[tuple[int, str, dict[str, tuple[int, ...]], dict[str, int]]] = []
         for j, (model, shapes) in enumerate(jobs):
             if isinstance(model, onnx.ModelProto):
                 path = os.path.join(tmp, f"model{j}.onnx")
                 onnx.save(model, path)
             else:
                 path = str(model)
-            lines.extend((j, path, s) for s in shapes)
+            lines.extend((j, path, s, (fills[j] if fills else {})) for s in shapes)
         PROBES["runs"] += len(lines)
         PROBES["models"] += len(jobs)
         results: list[ProbeResult] = []
@@ -155,14 +157,14 @@ def probe_many(
             else:
                 pending = []
         out: list[list[ProbeResult]] = [[] for _ in jobs]
-        for (j, _, _), r in zip(lines, results):
+        for (j, _, _, _), r in zip(lines, results):
             out[j].append(r)
         return out
 
 
-def _run_worker(lines: list[tuple[int, str, dict[str, tuple[int, ...]]]]) -> list[ProbeResult]:
+def _run_worker(lines: list[tuple[int, str, dict[str, tuple[int, ...]], dict[str, int]]]) -> list[ProbeResult]:
     payload = "".join(
-        json.dumps({"model": p, "shapes": {k: list(v) for k, v in s.items()}}) + "\n" for _, p, s in lines
+        json.dumps({"model": p, "shapes": {k: list(v) for k, v in s.items()}, "fill": f}) + "\n" for _, p, s, f in lines
     )
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
