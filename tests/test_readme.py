@@ -59,18 +59,26 @@ def ops_table() -> str:
 
 def _unruled_lines() -> list[str]:
     """The onnxruntime contrib ops with a CPU kernel and no rule, grouped by their GC101 reason."""
+    from graphcheck.infer.ops.msft_unruled import NO_CPU_KERNEL
     from graphcheck.infer.registry import _NO_RULE
 
     by_reason: dict[str, list[str]] = {}
     for (dom, op), why in sorted(_NO_RULE.items()):
         by_reason.setdefault(why, []).append(op if dom == "com.microsoft" else f"{dom}::{op}")
+    gpu_only = by_reason.pop(NO_CPU_KERNEL, [])
     out = [
-        f"onnxruntime contrib ops with a CPU kernel and no rule: {len(_NO_RULE)} (each is GC101 with its reason; "
+        f"onnxruntime contrib ops with a CPU kernel and no rule: {sum(map(len, by_reason.values()))} (each is GC101 "
+        "with its reason; "
         "tests/infer/ops/test_msft_coverage.py keeps rules and reasons equal to onnxruntime's CPU kernels of "
         "com.microsoft and com.microsoft.nchwc):",
         "",
     ]
     out += [f"* {', '.join(ops)}: {why}" for why, ops in by_reason.items()]
+    if gpu_only:
+        out += [
+            "",
+            f"Emitted by the tools for GPUs only ({len(gpu_only)}, GC101): {', '.join(gpu_only)}: {NO_CPU_KERNEL}.",
+        ]
     return out
 
 

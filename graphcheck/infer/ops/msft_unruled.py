@@ -3,11 +3,12 @@ GC101 note and listed in the README): tests/infer/ops/test_msft_coverage.py keep
 rules together equal to onnxruntime's CPU kernels of the com.microsoft and com.microsoft.nchwc
 domains.
 
-Two kinds of reason. Ops whose output sizes are decided by data, not by sizes (a generation loop
+Three kinds of reason. Ops whose output sizes are decided by data, not by sizes (a generation loop
 runs until its tokens say stop, a tokenizer's token count depends on the text): no rule can follow
 them, and graphcheck says so. And ops not followed yet: none of onnxruntime's tools covered here
 (the transformer optimizer, the quantizers, offline optimization, the LLM model builders' common
-architectures) emits them; each says what would be needed.
+architectures) emits them; each says what would be needed. And ops the tools emit for GPUs
+only, which onnxruntime's CPU build cannot run (listed too, so a CPU user learns why).
 """
 
 from __future__ import annotations
@@ -85,3 +86,34 @@ no_rule(MS, _NOT_YET + "a ConvTranspose whose pads are an input value)", "ConvTr
 no_rule(MS, _NOT_YET + "a MaxPool with a mask input, from early detection models)", "MaxpoolWithMask")
 no_rule(MS, _NOT_YET + "a 4-bit MatMul superseded by MatMulNBits; its B shape is an input value)", "MatMulFpQ4")
 no_rule(MS, _NOT_YET + "a character-level word embedding of early text models)", "WordConvEmbedding")
+
+# Ops the tools emit for GPUs only: onnxruntime has no CPU kernel for them, so a CPU session refuses the
+# model and no rule could be confirmed against the CPU build (the transformer optimizer writes them
+# with use_gpu=True or for diffusion/ViT models; the quantizer's QLinearReduceMean likewise)
+NO_CPU_KERNEL = "no CPU kernel in onnxruntime (CUDA/ROCm/DirectML only): a CPU session refuses the model, and "
+NO_CPU_KERNEL += "no rule could be confirmed against the CPU build"
+no_rule(
+    MS,
+    NO_CPU_KERNEL,
+    "BiasAdd",
+    "BiasSplitGelu",
+    "BiasSoftmax",
+    "BiasDropout",
+    "GemmFastGelu",
+    "GroupNorm",
+    "SkipGroupNorm",
+    "NhwcConv",
+    "PackedAttention",
+    "PackedMultiHeadAttention",
+    "RemovePadding",
+    "RestorePadding",
+    "GatedRelativePositionBias",
+    "RelativePositionBias",
+    "QLinearReduceMean",
+    "QOrderedAttention",
+    "QOrderedGelu",
+    "QOrderedLayerNormalization",
+    "QOrderedMatMul",
+    "QuantizeWithOrder",
+    "DequantizeWithOrder",
+)

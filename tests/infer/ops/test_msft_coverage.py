@@ -9,6 +9,7 @@ from onnx import helper
 
 import graphcheck
 import graphcheck.infer.ops  # noqa: F401  (registers every rule and reason)
+from graphcheck.infer.ops.msft_unruled import NO_CPU_KERNEL
 from graphcheck.infer.registry import _NO_RULE, _RULES, why_no_rule
 from tests.infer.ops._msft import F, model
 
@@ -32,8 +33,13 @@ def test_every_cpu_kernel_has_a_rule_or_a_reason() -> None:
     assert not neither, f"contrib ops with a CPU kernel but neither a rule nor a GC101 reason: {neither}"
     both = sorted(k for k in _NO_RULE if k in _RULES)
     assert not both, f"ops with a rule and a GC101 reason: {both}"
-    stale = sorted(k for k in _NO_RULE if k not in kernels)
-    assert not stale, f"GC101 reasons for ops without a CPU kernel: {stale}"
+    gpu_only = {k for k, why in _NO_RULE.items() if why == NO_CPU_KERNEL}
+    stale = sorted(k for k in _NO_RULE if (k in kernels) == (k in gpu_only))
+    assert not stale, f"GC101 reasons that do not match onnxruntime's CPU kernels: {stale}"
+    from onnxruntime.capi import onnxruntime_pybind11_state as C
+
+    schemas = {(s.domain, s.name) for s in C.get_all_operator_schema()}
+    assert gpu_only <= schemas  # real contrib ops, only without a CPU kernel
     assert all(len(why) > 20 for why in _NO_RULE.values())
 
 
