@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         e = zoo.ZOO[name]
         path = ZOO_DIR / ("out" if e.large else "models") / f"{name}.onnx"
         if not path.exists():
-            print(f"{name:<18} {e.exporter:<18} skip: {path.relative_to(ROOT)} missing (python fixtures/zoo/make_zoo.py)")
+            print(f"{name:<18} {e.exporter:<18} skip: {path.relative_to(ROOT)} missing (run fixtures/zoo/make_zoo.py)")
             continue
         gc, ort = _run("graphcheck", name, str(path)), _run("ort", name, str(path))
         if gc.get("ok"):
