@@ -1,5 +1,5 @@
 """onnxruntime's fused attention ops (domain ``com.microsoft``): Attention, QAttention,
-MultiHeadAttention, GroupQueryAttention, RotaryEmbedding.
+MultiHeadAttention, GroupQueryAttention, RotaryEmbedding, DecoderMaskedMultiHeadAttention.
 
 They have no ONNX spec: shapes and conditions follow onnxruntime's contrib operator docs (the
 schemas' doc strings, ``onnxruntime.capi.onnxruntime_pybind11_state.get_all_operator_schema()``)
@@ -33,6 +33,9 @@ turns Attention into QAttention; LLM model builders emit GroupQueryAttention.
 * **RotaryEmbedding** (com.microsoft): input ``(B, S, h)`` or ``(B, num_heads, S, hs)``;
   ``position_ids`` ``(B, S)`` or ``(1)`` (an offset); caches ``(M, R/2)``; output has the input's
   shape. Known position ids need rows: ``M > max position``.
+
+* **DecoderMaskedMultiHeadAttention** (one decoding step of convert_generation's decoders): see
+  its rule.
 
 Forms not followed (GC102): shared past/present buffers (``past_present_share_buffer``), rotary
 inside Attention, quantized KV caches, packed (``is_packed_batching``) rotary inputs.
@@ -473,3 +476,87 @@ def ms_rotary_embedding(ctx: OpContext) -> list[Fact]:
     else:
         raise Invalid(f"position_ids must be 1-D or 2-D, got rank {len(pos)}")
     return [Fact(x, ctx.fact(0).dtype)]
+
+
+# ---------------------------------------------------------------------------------------------
+# DecoderMaskedMultiHeadAttention
+
+
+@rule("DecoderMaskedMultiHeadAttention", domain=MS)
+def decoder_masked_mha(ctx: OpContext) -> list[Fact]:
+    """One decoding step: query ``(B, 1, h)``. Cross attention: key/value already in heads
+    ``(B, num_heads, L, hs)``, mask ``(B, L)``. Self attention: key/value ``(B, 1, h)`` / ``(B, 1, vh)``
+    and a cache ``(B, num_heads, M, hs)`` shared with the presents (``past_present_share_buffer=1``:
+    the CPU kernel refuses an unshared cache at every size, GC111); a known ``past_sequence_length``
+    p needs ``p < M`` and a mask of ``(B, p + 1)``; unshared (the docs) the presents have ``M + 1``
+    rows and the mask ``(B, M + 1)``."""
+    nh = _heads(ctx)
+    if ctx.has(8) or ctx.has(9):
+        raise Unsupported("DecoderMaskedMultiHeadAttention with beam_width/cache_indirection is not followed")
+    if not ctx.has(1) or not ctx.has(2):
+        raise Unsupported("DecoderMaskedMultiHeadAttention with packed QKV is not followed")
+    q, k, v = ctx.shape(0), ctx.shape(1), ctx.shape(2)
+    if len(q) != 3:
+        raise Invalid(f"the query must be 3-D (batch, 1, hidden), got rank {len(q)}")
+    b, s, h = q
+    require_eq(ctx, s, ONE, "GC010", "query sequence length (axis 1)", "the decoder attends one new token per step")
+    hs = divide(ctx, h, nh, "GC010", "query hidden size vs num_heads", f"a multiple of num_heads ({nh})")
+    dtype = ctx.fact(0).dtype
+    mfix = "the mask covers every key: (batch, total length)"
+    if len(k) == 4:
+        labels = ("batch", "heads", "length", "head size")
+        require_dims(ctx, "key", k, (b, const(nh), None, hs), labels)
+        require_dims(ctx, "value", v, (b, const(nh), k[2], hs), labels)
+        if ctx.has(3):
+            require_dims(ctx, "mask_index", ctx.shape(3), (b, k[2]), ("batch", "key length"), fix=mfix)
+        _attention_bias(ctx, 4, b, const(nh), ONE, k[2])
+        return [Fact((b, ONE, h), dtype)]
+    if len(k) != 3 or len(v) != 3:
+        raise Invalid("key and value are (batch, 1, hidden) or (batch, heads, length, head size)")
+    require_dims(ctx, "key", k, (b, ONE, h), ("batch", "sequence", "hidden size"))
+    require_dims(ctx, "value", v, (b, ONE, None), ("batch", "sequence", "hidden size"))
+    vhs = divide(ctx, v[2], nh, "GC010", "value hidden size vs num_heads", f"a multiple of num_heads ({nh})")
+    if not (ctx.has(5) and ctx.has(6)):
+        raise Unsupported("DecoderMaskedMultiHeadAttention self attention without a cache is not followed")
+    labels = ("batch", "heads", "cache length", "head size")
+    pk = ctx.shape(5)
+    require_dims(ctx, "past_key", pk, (b, const(nh), None, hs), labels)
+    m = pk[2]
+    require_dims(ctx, "past_value", ctx.shape(6), (b, const(nh), m, vhs), labels)
+    total: Expr | None
+    if ctx.attr_int("past_present_share_buffer", 0):
+        present = m
+        vals = ctx.fact(7).int_values() if ctx.has(7) else None
+        total = None
+        if vals is not None and len(vals) == 1:
+            p = vals[0]
+            ctx.require(
+                all_of([ge(p), ge(m - 1, p)]),
+                "GC009",
+                "past_sequence_length vs the cache's rows",
+                formula=lazy("past length {} must be < the cache's {} rows", p, m),
+                fix="the shared cache needs a free row for the new token",
+            )
+            total = p + 1
+    else:
+        _refusal(
+            ctx,
+            "past_present_share_buffer=0",
+            "the CPU kernel needs past and present to share one buffer ('past_present_share_buffer_ was false')",
+            "Use past_present_share_buffer=1 with a cache of the maximum length.",
+        )
+        present = m + 1
+        total = present
+    if total is not None:
+        if ctx.has(3):
+            require_dims(ctx, "mask_index", ctx.shape(3), (b, total), ("batch", "total length"), fix=mfix)
+        _attention_bias(ctx, 4, b, const(nh), ONE, total)
+    if ctx.has(10):
+        require_dims(
+            ctx, "bias", ctx.shape(10), (h + h + v[2],), ("Q, K and V",), fix="one bias per Q, K and V feature"
+        )
+    return [
+        Fact((b, ONE, v[2]), dtype),
+        Fact((b, const(nh), present, hs), dtype),
+        Fact((b, const(nh), present, vhs), dtype),
+    ]

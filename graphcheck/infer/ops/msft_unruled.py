@@ -46,12 +46,6 @@ _NOT_YET = "no rule yet (not in the tool chains covered; "
 
 no_rule(
     MS,
-    _NOT_YET
-    + "used inside convert_generation's beam-search decoders; needs the cache-indirection and shared-buffer forms)",
-    "DecoderMaskedMultiHeadAttention",
-)
-no_rule(
-    MS,
     _NOT_YET + "model builders emit it only for Phi-3-small's block-sparse attention; needs its block layout)",
     "SparseAttention",
 )
