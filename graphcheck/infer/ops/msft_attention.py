@@ -1,5 +1,6 @@
 """onnxruntime's fused attention ops (domain ``com.microsoft``): Attention, QAttention,
-MultiHeadAttention, GroupQueryAttention, RotaryEmbedding, DecoderMaskedMultiHeadAttention.
+MultiHeadAttention, GroupQueryAttention, RotaryEmbedding, DecoderMaskedMultiHeadAttention,
+SparseAttention.
 
 They have no ONNX spec: shapes and conditions follow onnxruntime's contrib operator docs (the
 schemas' doc strings, ``onnxruntime.capi.onnxruntime_pybind11_state.get_all_operator_schema()``)
@@ -34,8 +35,8 @@ turns Attention into QAttention; LLM model builders emit GroupQueryAttention.
   ``position_ids`` ``(B, S)`` or ``(1)`` (an offset); caches ``(M, R/2)``; output has the input's
   shape. Known position ids need rows: ``M > max position``.
 
-* **DecoderMaskedMultiHeadAttention** (one decoding step of convert_generation's decoders): see
-  its rule.
+* **DecoderMaskedMultiHeadAttention** (one decoding step of convert_generation's decoders) and
+  **SparseAttention** (Phi-3-small's block-sparse attention): see their rules.
 
 Forms not followed (GC102): shared past/present buffers (``past_present_share_buffer``), rotary
 inside Attention, quantized KV caches, packed (``is_packed_batching``) rotary inputs.
@@ -560,3 +561,97 @@ def decoder_masked_mha(ctx: OpContext) -> list[Fact]:
         Fact((b, const(nh), present, hs), dtype),
         Fact((b, const(nh), present, vhs), dtype),
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# SparseAttention
+
+
+@rule("SparseAttention", domain=MS)
+def sparse_attention(ctx: OpContext) -> list[Fact]:
+    """Phi-3-small's block-sparse attention (model builders): query ``(B, S, num_heads*hs)`` with
+    key/value ``(B, S, kv_num_heads*hs)``, or packed QKV; caches ``(B, kv_num_heads, M, hs)`` that the
+    presents share; ``block_row_indices (layouts, blocks + 1)`` (``num_heads`` a multiple of the
+    layouts) and ``block_col_indices (layouts, nnz)``; the scalar ``total_sequence_length`` T needs
+    ``S <= T <= M`` and ``T <= blocks * sparse_block_size``, and with ``do_rotary`` ``T <=`` the
+    caches' rows. onnxruntime's CPU kernel also needs past and present bound to one buffer (IO
+    binding): a plain session run is refused at every size (GC111 under ``semantics="ort"``)."""
+    nh = _heads(ctx)
+    kvh = _heads(ctx, "kv_num_heads")
+    if nh % kvh:
+        raise Invalid(f"num_heads ({nh}) must be a multiple of kv_num_heads ({kvh})")
+    block = int_attr_required(ctx, "sparse_block_size")
+    if block not in (16, 32, 64, 128):
+        raise Invalid(f"sparse_block_size must be 16, 32, 64 or 128, got {block}")
+    q = ctx.shape(0)
+    dtype = ctx.fact(0).dtype
+    if len(q) != 3:
+        raise Invalid(f"SparseAttention needs a 3-D query, got rank {len(q)}")
+    b, s = q[0], q[1]
+    if ctx.has(1) != ctx.has(2):
+        raise Invalid("key and value go together")
+    if ctx.has(1):
+        hs = divide(ctx, q[2], nh, "GC010", "query hidden size (axis 2)", f"num_heads ({nh}) x head size")
+        labels = ("batch", "sequence", "hidden size")
+        require_dims(ctx, "key", ctx.shape(1), (b, s, hs * kvh), labels)
+        require_dims(ctx, "value", ctx.shape(2), (b, s, hs * kvh), labels)
+    else:
+        hs = divide(
+            ctx, q[2], nh + 2 * kvh, "GC010", "packed QKV hidden size (axis 2)", "(num_heads + 2 x kv_num_heads) heads"
+        )
+    cache_labels = ("batch", "kv heads", "cache length", "head size")
+    pk = ctx.shape(3)
+    require_dims(ctx, "past_key", pk, (b, const(kvh), None, hs), cache_labels)
+    m = pk[2]
+    require_dims(ctx, "past_value", ctx.shape(4), (b, const(kvh), m, hs), cache_labels)
+    rows, cols = ctx.shape(5), ctx.shape(6)
+    if len(rows) != 2 or len(cols) != 2:
+        raise Invalid("block_row_indices and block_col_indices are 2-D (layouts, ...)")
+    require_eq(ctx, cols[0], rows[0], "GC010", "block_col_indices layouts (axis 0)", "one row per layout")
+    layouts = rows[0].const_value()
+    if layouts is not None and (layouts < 1 or nh % layouts):
+        raise Invalid(f"num_heads ({nh}) must be a multiple of the {layouts} sparse layouts")
+    total = _scalar_value(ctx, 7, "total_sequence_length")
+    require_dims(ctx, "key_total_sequence_lengths", ctx.shape(8), (b,), ("batch",), fix="one length per batch entry")
+    ctx.require(
+        ge(total, s),
+        "GC010",
+        "total_sequence_length vs sequence length",
+        formula=lazy("total_sequence_length {} must be >= the sequence length {}", total, s),
+    )
+    ctx.require(
+        ge(m, total),
+        "GC009",
+        "total_sequence_length vs the cache's rows",
+        formula=lazy("total_sequence_length {} must be <= the cache's {} rows", total, m),
+        fix="the shared cache must hold every token: allocate it for the maximum length",
+    )
+    ctx.require(
+        ge((rows[1] - 1) * block, total),
+        "GC009",
+        "total_sequence_length vs the block mask",
+        formula=lazy("total_sequence_length {} must be <= ({} - 1) blocks x {}", total, rows[1], block),
+        fix="the block mask covers a maximum length: rebuild it for a longer one",
+    )
+    if ctx.attr_int("do_rotary", 0):
+        if not (ctx.has(9) and ctx.has(10)):
+            raise Invalid("do_rotary needs cos_cache and sin_cache")
+        cos = ctx.shape(9)
+        if len(cos) != 2:
+            raise Invalid(f"cos_cache must be 2-D, got rank {len(cos)}")
+        ctx.require(
+            ge(cos[0], total),
+            "GC009",
+            "cos_cache rows vs total_sequence_length",
+            formula=lazy("cos_cache has {} rows; total_sequence_length {} must be <= it", cos[0], total),
+            fix="the rotary caches need one row per position",
+        )
+        require_dims(ctx, "sin_cache", ctx.shape(10), cos, ("rows", "width"))
+    _refusal(
+        ctx,
+        "past and present in separate buffers",
+        "its CPU kernel needs past_key/present_key (and the values) bound to one buffer (IO binding)",
+        "Run it with IO binding that binds each present output to its past input's buffer.",
+    )
+    cache = (b, const(kvh), m, hs)
+    return [Fact((b, s, hs * nh), dtype), Fact(cache, dtype), Fact(cache, dtype)]

@@ -44,11 +44,6 @@ no_rule(
 
 _NOT_YET = "no rule yet (not in the tool chains covered; "
 
-no_rule(
-    MS,
-    _NOT_YET + "model builders emit it only for Phi-3-small's block-sparse attention; needs its block layout)",
-    "SparseAttention",
-)
 no_rule(MS, _NOT_YET + "Qwen2-VL's multimodal rotary embedding; needs its section layout)", "MRotaryEmbedding")
 no_rule(
     MS,

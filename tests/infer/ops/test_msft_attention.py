@@ -308,3 +308,60 @@ def test_docs_differ_from_onnxruntime_only_where_said() -> None:
     assert bad and all(
         "multiple of 16" in b or "4D mask" in b or "decoder_masked_multihead_attention" in b for b in bad
     ), bad[:5]
+
+
+def _sparse(rotary_rows: int = 0, blocks: int = 4, block: int = 16) -> onnx.ModelProto:
+    """SparseAttention as model builders make it: total_sequence_length from the mask's length; a
+    causal block mask of 4 blocks of 16 (maximum length 64) in CSR form."""
+    nodes = [
+        helper.make_node("Shape", ["m"], ["ms"]),
+        helper.make_node("Gather", ["ms", "one"], ["t64"], axis=0),
+        helper.make_node("Cast", ["t64"], ["total"], to=I32),
+        helper.make_node("Slice", ["ms", "zero1", "one1"], ["bs"]),
+        helper.make_node("Expand", ["t64", "bs"], ["kt64"]),
+        helper.make_node("Cast", ["kt64"], ["ktotal"], to=I32),
+    ]
+    rows, cols = [0], []
+    for r in range(blocks):
+        cols += list(range(r + 1))
+        rows.append(len(cols))
+    inits = [tensor("one", 1, np.int64), tensor("zero1", [0], np.int64), tensor("one1", [1], np.int64)]
+    inits += [tensor("rows", [rows], np.int32), tensor("cols", [cols], np.int32)]
+    names = ["q", "", "", "pk", "pv", "rows", "cols", "total", "ktotal"]
+    attrs = dict(num_heads=4, kv_num_heads=2, sparse_block_size=block)
+    if rotary_rows:
+        inits += [tensor("cos", np.ones((rotary_rows, 8))), tensor("sin", np.ones((rotary_rows, 8)))]
+        names += ["cos", "sin"]
+        attrs["do_rotary"] = 1
+    ins = [
+        ("q", ["B", "S", 128], F),
+        ("m", ["B", "T"], I64),
+        ("pk", ["B", 2, "M", 16], F),
+        ("pv", ["B", 2, "M", 16], F),
+    ]
+    nodes.append(helper.make_node("SparseAttention", names, ["y", "pko", "pvo"], domain=MS, **attrs))
+    return model(nodes, ins, ["y", "pko", "pvo"], inits)
+
+
+def test_sparse_attention_conditions_are_onnxruntimes() -> None:
+    """A plain session run of SparseAttention always fails (its CPU kernel needs past and present bound
+    to one buffer); the sizes that pass every other check are exactly those the rule accepts: they
+    reach that last check, the others fail earlier."""
+    import graphcheck
+    from tests.infer.ops._mrc import input_shapes
+    from tests.ortprobe import probe_many
+
+    cases = [
+        (_sparse(), grid(B=[1, 2], S=[1, 2, 3], T=[1, 2, 3, 4, 63, 64, 65], M=[1, 3, 4, 64, 65, 70])),
+        (_sparse(rotary_rows=8), grid(B=[1], S=[1, 2], T=[1, 2, 7, 8, 9, 10], M=[16])),
+    ]
+    results = probe_many([(m, [input_shapes(m, e) for e in envs]) for m, envs in cases])
+    n = 0
+    for (m, envs), res in zip(cases, results):
+        spec, ort = graphcheck.check(m), graphcheck.check(m, semantics="ort")
+        for env, r in zip(envs, res):
+            n += 1
+            assert not r.ok and ort.accepts(env) is False
+            reached_last_check = "DataRaw() == present_key" in r.error
+            assert spec.accepts(env) is reached_last_check, (env, r.error)
+    assert n == 264
