@@ -18,6 +18,7 @@ ops. Checked against onnxruntime 1.32 over grids of sizes (tests/infer/ops/test_
 * **CropAndResize**: ``X (N, C, H, W)``, ``rois (R, 4)``, ``batch_indices (R)``, ``crop_size`` (2 known
   values) give ``(R, C, crop_h, crop_w)``.
 * **NGramRepeatBlock**: scores ``(B, V)`` for input_ids ``(B, L)``: the scores' shape.
+* **MoE**: see its rule (the output has the input's shape; router and expert weights must agree).
 * **UnfoldTensor** (torch's ``unfold``): axis ``dim`` of size d becomes ``floor((d - size) / step) + 1``
   windows (>= 1: GC001) and a last axis of ``size``.
 """
@@ -195,3 +196,38 @@ def unfold_tensor(ctx: OpContext) -> list[Fact]:
         fix=f"the axis must hold at least one window of {size}",
     )
     return [Fact((*x[:a], n, *x[a + 1 :], const(size)), ctx.fact(0).dtype)]
+
+
+@rule("MoE", domain=MS)
+def moe(ctx: OpContext) -> list[Fact]:
+    """Mixture of experts: input ``(tokens, H)`` or ``(B, S, H)``; ``router_probs (tokens, E)``;
+    ``fc1 (E, f*I, H)`` (f = 2 for fused SwiGLU/GeGLU), ``fc2 (E, H, I)``, ``fc3 (E, I, H)``; biases
+    ``(E, f*I)``, ``(E, H)``, ``(E, I)``; the output has the input's shape."""
+    x = ctx.shape(0)
+    if len(x) not in (2, 3):
+        raise Invalid(f"MoE needs a 2-D or 3-D input, got rank {len(x)}")
+    h = x[-1]
+    tokens = x[0] if len(x) == 2 else x[0] * x[1]
+    w1, w2 = ctx.shape(2), ctx.shape(4)
+    if len(w1) != 3 or len(w2) != 3:
+        raise Invalid("MoE's expert weights are 3-D (experts, out, in)")
+    e, inter = w2[0], w2[2]
+    fused = ctx.attr_str("activation_type", "relu") in ("swiglu", "geglu") and ctx.attr_int("swiglu_fusion", 0) != 0
+    f1 = inter * 2 if fused else inter
+    require_dims(ctx, "fc2_experts_weights", w2, (None, h, None), ("experts", "hidden size", "inter size"))
+    require_dims(ctx, "fc1_experts_weights", w1, (e, f1, h), ("experts", "inter size", "hidden size"))
+    require_dims(ctx, "router_probs", ctx.shape(1), (tokens, e), ("tokens", "experts"), fix="one row per token")
+    for i, name, want in (
+        (3, "fc1_experts_bias", (e, f1)),
+        (5, "fc2_experts_bias", (e, h)),
+        (7, "fc3_experts_bias", (e, inter)),
+    ):
+        if ctx.has(i):
+            require_dims(ctx, name, ctx.shape(i), want, ("experts", "features"))
+    if ctx.has(6):
+        require_dims(ctx, "fc3_experts_weights", ctx.shape(6), (e, inter, h), ("experts", "inter size", "hidden size"))
+    k = ctx.attr_int("k", 1)
+    ev = e.const_value()
+    if k < 1 or (ev is not None and k > ev):
+        raise Invalid(f"MoE's k ({k}) must be between 1 and the number of experts")
+    return [Fact(x, ctx.fact(0).dtype)]

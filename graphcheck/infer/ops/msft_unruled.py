@@ -47,8 +47,7 @@ _NOT_YET = "no rule yet (not in the tool chains covered; "
 no_rule(MS, _NOT_YET + "Qwen2-VL's multimodal rotary embedding; needs its section layout)", "MRotaryEmbedding")
 no_rule(
     MS,
-    _NOT_YET + "model builders emit them only for mixture-of-experts LLMs; needs the expert weights' layouts)",
-    "MoE",
+    _NOT_YET + "model builders emit them only for mixture-of-experts LLMs; needs the quantized experts' layouts)",
     "QMoE",
     "MoEGroupRouter",
 )

@@ -124,7 +124,24 @@ def _cases() -> list[Case]:
         )
     )
     c.append((_one("UnfoldTensor", [("x", ["A", "B"], F)], size=2), grid(A=[1, 2], B=range(1, 5))))
+    c += _moe_cases()
     return c
+
+
+def _moe(x, r, act="relu") -> onnx.ModelProto:  # type: ignore[no-untyped-def]
+    f = 2 if act == "swiglu" else 1
+    inits = [tensor("w1", np.ones((4, f * 16, 8)) * 0.01), tensor("w2", np.ones((4, 8, 16)) * 0.01)]
+    attrs = dict(k=2, activation_type=act, **({"swiglu_fusion": 1} if act == "swiglu" else {}))
+    node = helper.make_node("MoE", ["x", "r", "w1", "", "w2"], ["y"], domain=MS, **attrs)
+    return model([node], [("x", x, F), ("r", r, F)], ["y"], inits)
+
+
+def _moe_cases() -> list[Case]:
+    return [
+        (_moe(["N", "H"], ["T", "E"]), grid(N=[1, 3], H=[8, 7], T=[1, 3, 4], E=[4, 3])),
+        (_moe(["B", "S", "H"], ["T", "E"]), grid(B=[1, 2], S=[1, 3], H=[8], T=[1, 2, 3, 6], E=[4])),
+        (_moe(["N", "H"], ["T", "E"], act="swiglu"), grid(N=[1, 3], H=[8], T=[1, 3], E=[4])),
+    ]
 
 
 def test_agree_with_onnxruntime() -> None:
