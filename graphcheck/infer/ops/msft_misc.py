@@ -18,6 +18,7 @@ ops. Checked against onnxruntime 1.32 over grids of sizes (tests/infer/ops/test_
 * **CropAndResize**: ``X (N, C, H, W)``, ``rois (R, 4)``, ``batch_indices (R)``, ``crop_size`` (2 known
   values) give ``(R, C, crop_h, crop_w)``.
 * **NGramRepeatBlock**: scores ``(B, V)`` for input_ids ``(B, L)``: the scores' shape.
+* **MaxpoolWithMask**: MaxPool's sizes; the mask has the input's spatial sizes.
 * **MoE**: see its rule (the output has the input's shape; router and expert weights must agree).
 * **UnfoldTensor** (torch's ``unfold``): axis ``dim`` of size d becomes ``floor((d - size) / step) + 1``
   windows (>= 1: GC001) and a last axis of ``size``.
@@ -28,7 +29,7 @@ from __future__ import annotations
 from graphcheck.infer.facts import Fact
 from graphcheck.infer.ops._common import lazy, per_axis
 from graphcheck.infer.ops._xutil import INT64, require_dims, require_eq
-from graphcheck.infer.ops.conv import _window
+from graphcheck.infer.ops.conv import _pool, _window
 from graphcheck.infer.ops.elementwise import trilu
 from graphcheck.infer.ops.matmul import _gemm
 from graphcheck.infer.ops.msft import fused_matmul
@@ -231,3 +232,15 @@ def moe(ctx: OpContext) -> list[Fact]:
     if k < 1 or (ev is not None and k > ev):
         raise Invalid(f"MoE's k ({k}) must be between 1 and the number of experts")
     return [Fact(x, ctx.fact(0).dtype)]
+
+
+@rule("MaxpoolWithMask", domain=MS)
+def maxpool_with_mask(ctx: OpContext) -> list[Fact]:
+    """MaxPool's window formula (onnxruntime's truncation under ``semantics="ort"``); the mask has the
+    input's rank and spatial sizes (onnxruntime checks only those)."""
+    x, m = ctx.shape(0), ctx.shape(1)
+    if len(m) != len(x):
+        raise Invalid(f"the mask has rank {len(m)}, the input rank {len(x)}")
+    for i in range(2, len(x)):
+        require_eq(ctx, m[i], x[i], "GC010", f"mask spatial axis {i}", "the mask covers the input's spatial positions")
+    return [_pool(ctx, has_dilations=False, has_ceil=False)[1]]

@@ -71,7 +71,6 @@ no_rule(
 no_rule(MS, _NOT_YET + "an embedding of experimental packed-weight formats)", "GatherPacked")
 no_rule(MS, _NOT_YET + "the attention LSTM of early seq2seq models)", "AttnLSTM")
 no_rule(MS, _NOT_YET + "a ConvTranspose whose pads are an input value)", "ConvTransposeWithDynamicPads")
-no_rule(MS, _NOT_YET + "a MaxPool with a mask input, from early detection models)", "MaxpoolWithMask")
 no_rule(MS, _NOT_YET + "a 4-bit MatMul superseded by MatMulNBits; its B shape is an input value)", "MatMulFpQ4")
 no_rule(MS, _NOT_YET + "a character-level word embedding of early text models)", "WordConvEmbedding")
 

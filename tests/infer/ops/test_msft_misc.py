@@ -125,6 +125,13 @@ def _cases() -> list[Case]:
     )
     c.append((_one("UnfoldTensor", [("x", ["A", "B"], F)], size=2), grid(A=[1, 2], B=range(1, 5))))
     c += _moe_cases()
+    mwm = _one(
+        "MaxpoolWithMask",
+        [("x", ["N", "C", "H", "W"], F), ("m", ["A", "B", "P", "Q"], I32)],
+        kernel_shape=[3, 3],
+        strides=[2, 2],
+    )
+    c.append((mwm, grid(N=[2], C=[2], H=range(1, 7), W=[5], A=[1, 3], B=[2], P=[1, 3, 5], Q=[5])))
     return c
 
 
@@ -146,7 +153,8 @@ def _moe_cases() -> list[Case]:
 
 def test_agree_with_onnxruntime() -> None:
     n, bad = against_ort(_cases(), semantics="ort")
-    spec_bad = against_ort(_cases(), semantics="spec")[1]  # only the pool's truncation of a negative numerator
-    assert spec_bad and all(b.startswith("ort NhwcMaxPool") and "ours False, ort True" in b for b in spec_bad)
+    spec_bad = against_ort(_cases(), semantics="spec")[1]  # only the pools' truncation of a negative numerator
+    pools = ("ort NhwcMaxPool", "ort MaxpoolWithMask")
+    assert spec_bad and all(b.startswith(pools) and "ours False, ort True" in b for b in spec_bad)
     assert n > 300
     assert not bad, "\n".join(bad[:20])
