@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,16 @@ def _graphcheck(name: str, path: str) -> dict[str, Any]:
 
 
 def _ort(path: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:  # it writes temporary models and their data into the cwd
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        try:
+            return _ort_in_cwd(path)
+        finally:
+            os.chdir(cwd)
+
+
+def _ort_in_cwd(path: str) -> dict[str, Any]:
     import onnx
     from run import _ort_module, _out_shape
 
