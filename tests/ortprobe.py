@@ -35,7 +35,8 @@ so.intra_op_num_threads = 1
 so.inter_op_num_threads = 1
 sessions = {}
 NP = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
-      "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8,
+      "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int16)": np.int16, "tensor(int8)": np.int8,
+      "tensor(uint8)": np.uint8,
       "tensor(bool)": np.bool_}
 rng = np.random.default_rng(0)
 for line in sys.stdin:
@@ -134,10 +135,12 @@ Fill = dict[str, int]  # values of integer/boolean inputs (default 0): a mode su
 
 def probe_many(
     jobs: list[tuple[onnx.ModelProto | str | Path, list[dict[str, tuple[int, ...]]]]],
-    fills: list[list[Fill]] | None = None,
+    fills: list[list[Fill] | Fill] | None = None,
 ) -> list[list[ProbeResult]]:
-    """Several models in one worker process (a fresh worker after a crash); ``fills`` gives, per
-    model and probe, the value of integer/boolean inputs (zeros otherwise)."""
+    """Several models in one worker process (a fresh worker after a crash). Integer and boolean
+    inputs are fed zeros, or the values ``fills[j]`` gives for job ``j``: one dict for every probe of
+    the model (an attention mask of ones), or a list with one per probe (a mode such as
+    use_cache_branch)."""
     with tempfile.TemporaryDirectory() as tmp:
         lines: list[tuple[int, str, dict[str, tuple[int, ...]], Fill]] = []
         for j, (model, shapes) in enumerate(jobs):
@@ -146,7 +149,8 @@ def probe_many(
                 onnx.save(model, path)
             else:
                 path = str(model)
-            per = fills[j] if fills is not None else [{} for _ in shapes]
+            given = fills[j] if fills is not None else {}
+            per = given if isinstance(given, list) else [given] * len(shapes)
             lines.extend((j, path, s, f) for s, f in zip(shapes, per))
         PROBES["runs"] += len(lines)
         PROBES["models"] += len(jobs)

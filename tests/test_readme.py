@@ -32,7 +32,12 @@ FAMILY_TITLES = {
     "text": "Strings and images",
     "control": "Control flow and optionals (If/Loop/Scan bodies followed; optional values and SequenceMap: GC103)",
     "sequence": "Sequences (their elements' shapes carried)",
-    "msft": "com.microsoft contrib ops",
+    "msft": "com.microsoft: fused activations and layer norms",
+    "msft_attention": "com.microsoft: attention (transformer optimizer, model builders)",
+    "msft_embed": "com.microsoft: BERT embedding (transformer optimizer, quantizer)",
+    "msft_quant": "com.microsoft: quantized (quantizers, 4-bit weights)",
+    "msft_misc": "com.microsoft: other contrib ops",
+    "nchwc": "com.microsoft.nchwc: NCHWc layout (offline ORT_ENABLE_ALL)",
 }
 
 
@@ -49,7 +54,33 @@ def ops_table() -> str:
     total = sum(len(r) for r in fams.values())
     lines.append("")
     lines.append(f"{total} op rules in all.")
+    lines += ["", *_unruled_lines()]
     return "\n".join(lines)
+
+
+def _unruled_lines() -> list[str]:
+    """The onnxruntime contrib ops with a CPU kernel and no rule, grouped by their GC101 reason."""
+    from graphcheck.infer.ops.msft_unruled import NO_CPU_KERNEL
+    from graphcheck.infer.registry import _NO_RULE
+
+    by_reason: dict[str, list[str]] = {}
+    for (dom, op), why in sorted(_NO_RULE.items()):
+        by_reason.setdefault(why, []).append(op if dom == "com.microsoft" else f"{dom}::{op}")
+    gpu_only = by_reason.pop(NO_CPU_KERNEL, [])
+    out = [
+        f"onnxruntime contrib ops with a CPU kernel and no rule: {sum(map(len, by_reason.values()))} (each is GC101 "
+        "with its reason; "
+        "tests/infer/ops/test_msft_coverage.py keeps rules and reasons equal to onnxruntime's CPU kernels of "
+        "com.microsoft and com.microsoft.nchwc):",
+        "",
+    ]
+    out += [f"* {', '.join(ops)}: {why}" for why, ops in by_reason.items()]
+    if gpu_only:
+        out += [
+            "",
+            f"Emitted by the tools for GPUs only ({len(gpu_only)}, GC101): {', '.join(gpu_only)}: {NO_CPU_KERNEL}.",
+        ]
+    return out
 
 
 def _section(text: str) -> str:

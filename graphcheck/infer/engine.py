@@ -29,7 +29,16 @@ from graphcheck.infer.inputs import input_sizes, parse_dims
 from graphcheck.infer.modes import assignments, find_modes
 from graphcheck.infer.ops._shapeutil import simplify
 from graphcheck.infer.ops.control import INTERNAL
-from graphcheck.infer.registry import Invalid, OpContext, Propagate, Unsupported, done, lookup, running
+from graphcheck.infer.registry import (
+    Invalid,
+    OpContext,
+    Propagate,
+    Unsupported,
+    done,
+    lookup,
+    running,
+    why_no_rule,
+)
 from graphcheck.model.inline import inline_functions
 from graphcheck.model.ir import Graph, Node
 from graphcheck.symbolic.assume import NOTHING, Assumptions
@@ -112,7 +121,9 @@ def run_step(
     outs: list[Fact] = []
     if fn is None:
         where = f"{domain}::" if domain else ""
-        ctx.note("GC101", f"no rule for op {where}{node.op_type} (opset {node_opset}); its outputs are unknown")
+        why = why_no_rule(domain, node.op_type)
+        why = f": {why}" if why else ""
+        ctx.note("GC101", f"no rule for op {where}{node.op_type} (opset {node_opset}){why}; its outputs are unknown")
     else:
         token = running(ctx)
         try:

@@ -40,6 +40,22 @@ def rule(*ops: str, since: int = 1, domain: str = "") -> Callable[[RuleFn], Rule
     return deco
 
 
+# ops deliberately left without a rule, with the reason (shown in their GC101 note): what their
+# outputs are cannot be told from sizes (a beam search's generated length, a tokenizer's token count)
+_NO_RULE: dict[tuple[str, str], str] = {}
+
+
+def no_rule(domain: str, reason: str, *ops: str) -> None:
+    """Record that ``ops`` have no rule on purpose, and why (their GC101 note says it)."""
+    for op in ops:
+        _NO_RULE[(domain, op)] = reason
+
+
+def why_no_rule(domain: str, op: str) -> str | None:
+    """The recorded reason an op has no rule (None: none recorded)."""
+    return _NO_RULE.get((domain, op))
+
+
 def lookup(domain: str, op: str, opset: int) -> RuleFn | None:
     lst = _RULES.get((domain, op))
     if not lst:

@@ -336,6 +336,17 @@ def _graded(m: Mono) -> tuple[int, tuple[tuple[object, ...], ...]]:
     return len(m), tuple(sorted((a.key for a in m), reverse=True))
 
 
+def _positive_atom(a: Atom) -> bool:
+    """An atom >= 1 for every assignment of symbols >= 1: a size, or a max of which one argument is
+    (``max(P, T)``), or a min of which every argument is."""
+    if isinstance(a, Sym):
+        return not a.opaque
+    if isinstance(a, MinMax):
+        args = [x.positive_trivially() for x in a.args]
+        return any(args) if a.is_max else all(args)
+    return False
+
+
 class Expr:
     """An immutable canonical integer polynomial over atoms.
 
@@ -527,7 +538,7 @@ class Expr:
         """True when the expression is >= 1 for every assignment of symbols >= 1, by inspection."""
         total = 0
         for m, c in self._d.items():
-            if m and (c < 0 or not all(isinstance(a, Sym) and not a.opaque for a in m)):
+            if m and (c < 0 or not all(_positive_atom(a) for a in m)):
                 return False
             total += c
         return total >= 1

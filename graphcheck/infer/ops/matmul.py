@@ -133,7 +133,7 @@ def qlinear_matmul(ctx: OpContext) -> list[Fact]:
 # Gemm
 
 
-def _gemm(ctx: OpContext, legacy: bool) -> list[Fact]:
+def _gemm(ctx: OpContext, legacy: bool, needs_c: bool = True) -> list[Fact]:
     a, b = ctx.shape(0), ctx.shape(1)
     if len(a) != 2 or len(b) != 2:
         raise Invalid(f"Gemm needs 2-D A and B, got ranks {len(a)} and {len(b)}")
@@ -171,7 +171,7 @@ def _gemm(ctx: OpContext, legacy: bool) -> list[Fact]:
             formula=formula,
             fix="give the bias C one value per output column (N), or the full (M, N) shape",
         )
-    elif ctx.opset < 11:
+    elif ctx.opset < 11 and needs_c:
         raise Invalid("Gemm before opset 11 needs the input C")
     return [Fact((m, n), ctx.fact(0).dtype)]
 
