@@ -309,6 +309,8 @@ def snap(c: Fraction, fmt: FloatFormat, mode: str) -> Snap | None:
         a, b = cand.numerator, cand.denominator
         if a == 0:
             continue
+        if best is not None and (fmt.int_limit * c.denominator) // (b * c.numerator) <= best.limit:
+            break  # (*) caps E below 2**p/(b*c), and later convergents have larger b
         form = _kind(mode, c, a, b, fmt)
         if form is None:
             continue
