@@ -54,8 +54,22 @@ bound ``E`` computed exactly from (*). Candidates ``a/b`` are the continued-frac
 ``c`` (``c`` itself among them); the one proving the largest ``E`` is kept. For ``c = 0.7f =
 11744051/2**24`` that is ``7/10`` with ``t = 0`` up to ``e = 1864135``; for ``c = 1/2`` or ``1/3``
 (``Div`` by 2.0 or 3.0) it is ``c`` itself up to ``e = 2**24 - 1``. Past ``E`` the analysis says
-"unknown" (GC110), never a guess. ``tests/symbolic/test_floats.py`` checks every claim against numpy's
-float16 (exhaustively), float32 and float64 arithmetic.
+"unknown" (GC110), never a guess.
+
+*Theorem 2 (integers added after the rounding).* Let ``c = a/b`` exactly, ``v0 = fl(e*c)`` and
+``v_i = fl(v_(i-1) + k_i)`` for integers ``k_1 .. k_h`` (``n/3 + 1`` in EnCodec's padding), ``K =
+k_1 + ... + k_h``, ``S = |k_1| + ... + |k_h|``, ``x = e*c + K``, ``u = 2**-p``, ``t = 2**(emin-p)``.
+If ``M = E*c + S`` meets ``(1+h) * (u*M + t) < beta * (1 - (1+h)*u)`` and ``M < 2**(p-1)``, then
+for ``|e| <= E``: floor, ceil and round of ``v_h`` are those of ``x``. Proof: let ``Delta`` bound
+``|v_i - x_i|`` for every partial exact value ``x_i`` (each at most ``M`` in magnitude). Each of
+the ``h + 1`` roundings is applied to a computed value of magnitude at most ``M + Delta`` and errs
+by at most ``u*(M + Delta) + t`` (Lemma 1), so ``Delta <= (1+h)*(u*(M + Delta) + t)``, i.e.
+``Delta <= (1+h)*(u*M + t) / (1 - (1+h)*u) < beta``. If ``x`` is
+an integer (or, for round, an integer + 1/2), so is ``e*c`` (``K`` is an integer), which is then a
+value (``|e*c| < 2**(p-1)``), and so is every partial sum: ``v_h = x`` exactly. Otherwise ``x`` is at
+least ``1/b`` from every integer (``1/(2b)`` from every half-integer) and ``v_h`` stays on its side.
+``tests/symbolic/test_floats.py`` checks every claim against numpy's float16 (exhaustively), float32
+and float64 arithmetic.
 """
 
 from __future__ import annotations
@@ -77,6 +91,7 @@ __all__ = [
     "FloatRange",
     "Snap",
     "snap",
+    "chain_limit",
     "sqrt_bounds",
     "convergents",
 ]
@@ -170,13 +185,19 @@ class FloatSize:
     """A float element computed from sizes: ``fl(e * c)``, the exact ``e * c`` (``e`` an integer
     expression, ``c > 0`` rational) rounded once to ``fmt``, wherever ``pre`` holds (the operands of
     that one rounding were exact there); ``e * c`` itself (a value of ``fmt``) where ``exact`` holds
-    too (None: not known to be a value)."""
+    too (None: not known to be a value). With ``hops``, integers were added after that rounding
+    (``ceil(L / 3 + 1)``), each sum rounded again."""
 
     e: Expr
     c: Fraction
     fmt: FloatFormat
     pre: Cond = TRUE
     exact: Cond | None = None
+    # integers added after the rounding, each add rounded again: ``fl(...fl(fl(e*c) + k1)... + kh)``
+    # with ``shift = k1 + ... + kh``, ``spread = |k1| + ... + |kh|`` and ``hops = h`` (Theorem 2)
+    shift: int = 0
+    spread: int = 0
+    hops: int = 0
 
     def __str__(self) -> str:
         if self.c == 1:
@@ -185,6 +206,8 @@ class FloatSize:
             inner = f"({self.e}) / {self.c.denominator}"
         else:
             inner = f"({self.e}) * {self.c}"
+        if self.hops:
+            inner = f"{inner} + {self.shift}"
         return f"{self.fmt.name}({inner})"
 
 
@@ -320,6 +343,24 @@ def snap(c: Fraction, fmt: FloatFormat, mode: str) -> Snap | None:
         if best is None or e_max > best.limit:
             best = Snap(form[0], a, b, form[1], e_max, form[2])
     return best
+
+
+def chain_limit(c: Fraction, fmt: FloatFormat, hops: int, spread: int, mode: str) -> int:
+    """Theorem 2's largest ``E`` for ``c = a/b`` (its own denominator), ``h = hops`` integers of total
+    magnitude ``S = spread`` added after the rounding (-1 if none)."""
+    if not fmt.single_rounding or c <= 0:
+        return -1
+    beta = Fraction(1, c.denominator * (2 if mode == "round" else 1))
+    k = 1 + hops
+    u, t = Fraction(1, 2**fmt.p), Fraction(2) ** (fmt.emin - fmt.p)
+    if k * u >= Fraction(1, 2):
+        return -1
+    room = (beta * (1 - k * u) / k - t) / u  # M < room
+    room = min(room, Fraction(2 ** (fmt.p - 1)) - 1)  # M < 2**(p-1)
+    bound = (room - spread) / c  # E*c + S <= room (strictly below the first bound: room is exclusive)
+    if bound <= 0:
+        return -1
+    return -(-bound.numerator // bound.denominator) - 1
 
 
 # -- square roots --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphcheck.symbolic.floats import FLOAT16, FLOAT32, FLOAT64, FloatFormat, Snap, snap, sqrt_bounds
+from graphcheck.symbolic.floats import FLOAT16, FLOAT32, FLOAT64, FloatFormat, Snap, chain_limit, snap, sqrt_bounds
 
 F16_ONCE = FloatFormat("float16", 11, -14, 15)  # numpy's float16 products are rounded once
 NP = {24: np.float32, 53: np.float64, 11: np.float16}
@@ -147,3 +147,32 @@ def test_square_roots_bracket_the_root() -> None:
             else:
                 assert r is not None and r[0] < r[1] == fmt.next_up(r[0])
                 assert r[0] ** 2 < x < r[1] ** 2 and root in r
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([FLOAT32, FLOAT64]),
+    st.integers(2, 40),
+    st.lists(st.integers(-5, 5), min_size=1, max_size=3),
+    st.integers(0, 2**32 - 1),
+)
+def test_integers_added_after_the_rounding(fmt: FloatFormat, b: int, ks: list[int], seed: int) -> None:
+    """Theorem 2: ``fl(fl(e / b) + k1) + ...`` (EnCodec's ``ceil(n / stride + 1)``) against numpy."""
+    dt = NP[fmt.p]
+    c = Fraction(1, b)
+    rng = np.random.default_rng(seed)
+    for mode, fn in MODES.items():
+        lim = chain_limit(c, fmt, len(ks), sum(abs(k) for k in ks), mode)
+        assert lim > 2 ** (fmt.p - 4) // b  # a useful bound
+        e = np.unique(np.concatenate([rng.integers(0, lim + 1, 300), np.arange(max(0, lim - 200), lim + 1)]))
+        e = np.unique(np.concatenate([e, (e // b) * b, (e // b) * b + b // 2]))
+        e = e[(e >= 0) & (e <= lim)]
+        v = e.astype(dt) / dt(b)
+        for k in ks:
+            v = v + dt(k)
+        got = fn(v).astype(np.int64)
+        n = e + sum(ks) * b  # x = n / b exactly
+        want = {"floor": n // b, "ceil": -(-n // b)}.get(mode)
+        if want is None:
+            want = np.array([round(Fraction(int(x), b)) for x in n], np.int64)  # ties to even
+        assert (got == want).all(), (fmt.name, b, ks, mode, e[got != want][:3])

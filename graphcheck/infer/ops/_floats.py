@@ -24,7 +24,7 @@ from graphcheck.infer.facts import Val
 from graphcheck.infer.registry import current_assume
 from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, Cond, Ge, all_of, ge
 from graphcheck.symbolic.expr import Expr, ceildiv, const, emax, emin, floordiv
-from graphcheck.symbolic.floats import FloatFormat, FloatRange, FloatSize, snap
+from graphcheck.symbolic.floats import FloatFormat, FloatRange, FloatSize, chain_limit, snap
 
 ONE = const(1)
 FloatVal = FloatSize | FloatRange
@@ -146,7 +146,9 @@ def binary(op: str, a: Val, b: Val, fmt: FloatFormat, fmod: int = 0) -> Val | No
     """``a op b`` on a float tensor where an operand is computed from the sizes."""
     if op in ("Mul", "Div"):
         for x, k, swap in ((a, b, False), (b, a, True)):
-            if isinstance(x, FloatSize) and isinstance(k, Fraction | Expr) and not (swap and op == "Div"):
+            if swap and op == "Div":
+                continue
+            if isinstance(x, FloatSize) and not x.hops and isinstance(k, Fraction | Expr):
                 kf = k if isinstance(k, Fraction) else (Fraction(k.value) if k.is_const else None)
                 if kf is not None and _power_of_two(kf):  # commutes with rounding: keeps every condition
                     s = kf if op == "Mul" else 1 / kf
@@ -158,6 +160,8 @@ def binary(op: str, a: Val, b: Val, fmt: FloatFormat, fmod: int = 0) -> Val | No
         return b
     xa, xb = _exact(a, fmt), _exact(b, fmt)
     if xa is None or xb is None:
+        if op in ("Add", "Sub"):
+            return _add_integer(op, a, b, fmt)
         return _minmax_const(op, a, b, fmt)
     (e1, c1, p1), (e2, c2, p2) = xa, xb
     pre = conj([p1, p2])
@@ -209,12 +213,30 @@ def _zero(v: Val) -> bool:
     return (isinstance(v, Fraction) and v == 0) or (isinstance(v, Expr) and v == 0)
 
 
+def _add_integer(op: str, a: Val, b: Val, fmt: FloatFormat) -> Val | None:
+    """A rounded value plus or minus an integer constant, rounded again (Theorem 2 of
+    :mod:`graphcheck.symbolic.floats`)."""
+    for x, k, first in ((a, b, True), (b, a, False)):
+        if not isinstance(x, FloatSize) or x.exact is not None or x.fmt != fmt or not fmt.single_rounding:
+            continue
+        kf = k if isinstance(k, Fraction) else (Fraction(k.value) if isinstance(k, Expr) and k.is_const else None)
+        if kf is None or kf.denominator != 1:
+            return None
+        n = int(kf)
+        if op == "Sub" and not first:  # k - x
+            x = FloatSize(-x.e, x.c, x.fmt, x.pre, None, -x.shift, x.spread, x.hops)
+        elif op == "Sub":
+            n = -n
+        return FloatSize(x.e, x.c, fmt, x.pre, None, x.shift + n, x.spread + abs(n), x.hops + 1)
+    return None
+
+
 def _minmax_const(op: str, a: Val, b: Val, fmt: FloatFormat) -> Val | None:
     """Max/Min of a rounded value and a constant: ``fl`` is monotone and fixes the constant."""
     if op not in ("Max", "Min"):
         return None
     for x, k in ((a, b), (b, a)):
-        if isinstance(x, FloatSize) and isinstance(k, Fraction) and x.fmt == fmt:
+        if isinstance(x, FloatSize) and not x.hops and isinstance(k, Fraction) and x.fmt == fmt:
             n = _common(x.c, k)
             t1, t2 = x.e * int(x.c * n), const(int(k * n))
             e = emax(t1, t2) if op == "Max" else emin(t1, t2)
@@ -276,6 +298,8 @@ def to_integer(v: FloatSize, mode: str) -> tuple[Expr, Cond] | None:
     """``floor``/``ceil``/``round``/``trunc`` (``mode``) of ``fl(e*c)``: the integer expression and
     where it is proven (``pre`` and the bound of the rounding, or of exactness)."""
     e, c, fmt = v.e, v.c, v.fmt
+    if v.hops:
+        return _chain_integer(v, mode)
     if mode == "trunc":
         s = _sign(e)
         if s is None:
@@ -295,12 +319,27 @@ def to_integer(v: FloatSize, mode: str) -> tuple[Expr, Cond] | None:
     return routes[0] if routes else None
 
 
+def _chain_integer(v: FloatSize, mode: str) -> tuple[Expr, Cond] | None:
+    """Theorem 2: integers added after the rounding; exact for ``c``'s own denominator ``b``."""
+    b = v.c.denominator
+    n = v.e * v.c.numerator + v.shift * b  # x = n / b
+    if mode == "trunc":
+        s = _sign(n)
+        if s is None:
+            return None
+        mode = "floor" if s else "ceil"
+    limit = chain_limit(v.c, v.fmt, v.hops, v.spread, mode)
+    if limit < 0:
+        return None
+    return _exact_round(n, Fraction(1, b), mode), conj([v.pre, bound(v.e, limit)])
+
+
 def rounded(v: FloatVal, mode: str) -> Val | None:
     """``Floor``/``Ceil``/``Round`` of a float value computed from sizes (the result is a float)."""
     if isinstance(v, FloatRange):
         lo, hi = _range_ints(v, mode)
         return Fraction(lo) if lo == hi else None
-    if v.c.denominator == 1:
+    if v.c.denominator == 1 and not v.hops:
         return v
     got = to_integer(v, mode)
     if got is None:
@@ -346,14 +385,14 @@ def recast(v: FloatVal, fmt: FloatFormat) -> Val | None:
 def negate(v: FloatVal) -> Val:
     if isinstance(v, FloatRange):
         return FloatRange(-v.hi, -v.lo, v.fmt)
-    return FloatSize(-v.e, v.c, v.fmt, v.pre, v.exact)
+    return FloatSize(-v.e, v.c, v.fmt, v.pre, v.exact, -v.shift, v.spread, v.hops)
 
 
 def sign_of(v: FloatVal) -> bool | None:
     """``v >= 0`` (True) or ``v <= 0`` (False) for every size: rounding keeps the sign."""
     if isinstance(v, FloatRange):
         return True if v.lo >= 0 else False if v.hi <= 0 else None
-    return _sign(v.e)
+    return None if v.hops else _sign(v.e)
 
 
 def range_binary(op: str, x: FloatRange, k: Fraction, swap: bool) -> Val | None:
@@ -389,7 +428,7 @@ def compare(v: FloatVal, k: Fraction) -> tuple[bool | None, bool | None]:
         if v.hi <= k:
             return None, False
         return None, None
-    if v.pre != TRUE or not v.fmt.holds(k):
+    if v.pre != TRUE or v.hops or not v.fmt.holds(k):
         return None, None
     up, down = v.fmt.next_up(k), v.fmt.next_down(k)
 
