@@ -65,7 +65,8 @@ def bound(e: Expr, limit: int) -> Cond:
         return ge(limit - e)
     if s is False:
         return ge(limit + e)
-    return all_of([ge(limit - e), ge(limit + e)])
+    sides = [d for d in (limit - e, limit + e) if not d.nonneg()]  # a side that holds at every size is dropped
+    return all_of([ge(d) for d in sides])
 
 
 def representable(e: Expr, c: Fraction, fmt: FloatFormat) -> Cond | None:
@@ -148,7 +149,7 @@ def binary(op: str, a: Val, b: Val, fmt: FloatFormat, fmod: int = 0) -> Val | No
         for x, k, swap in ((a, b, False), (b, a, True)):
             if swap and op == "Div":
                 continue
-            if isinstance(x, FloatSize) and not x.hops and isinstance(k, Fraction | Expr):
+            if isinstance(x, FloatSize) and x.fmt == fmt and not x.hops and isinstance(k, Fraction | Expr):
                 kf = k if isinstance(k, Fraction) else (Fraction(k.value) if k.is_const else None)
                 if kf is not None and _power_of_two(kf):  # commutes with rounding: keeps every condition
                     s = kf if op == "Mul" else 1 / kf
@@ -300,15 +301,15 @@ def to_integer(v: FloatSize, mode: str) -> tuple[Expr, Cond] | None:
     e, c, fmt = v.e, v.c, v.fmt
     if v.hops:
         return _chain_integer(v, mode)
+    if c.denominator == 1:  # an integer: fl of an integer is an integer, every rounding keeps it
+        if v.exact is None:
+            return None
+        return e * c.numerator, conj([v.pre, v.exact])
     if mode == "trunc":
         s = _sign(e)
         if s is None:
             return None
         mode = "floor" if s else "ceil"
-    if c.denominator == 1:  # an integer: fl of an integer is an integer, every rounding keeps it
-        if v.exact is None:
-            return None
-        return e * c.numerator, conj([v.pre, v.exact])
     routes: list[tuple[Expr, Cond]] = []
     if mode != "round" or v.exact is None:
         got = _snap_expr(e, c, fmt, mode)
@@ -375,11 +376,10 @@ def recast(v: FloatVal, fmt: FloatFormat) -> Val | None:
         if lo is None or hi is None:
             return None
         return lo if lo == hi else FloatRange(lo, hi, fmt)
-    if fmt.p >= v.fmt.p and fmt.emin <= v.fmt.emin:
-        return v  # every value of the narrower format is a value of the wider one
     if v.exact is None:
-        return None  # rounded twice
-    return _result(v.e, v.c, fmt, conj([v.pre, v.exact]))
+        # a rounded value: the same number in a wider format, still described by its own rounding
+        return v if fmt.p >= v.fmt.p and fmt.emin <= v.fmt.emin else None
+    return _result(v.e, v.c, fmt, conj([v.pre, v.exact]))  # exact there: one rounding (none when wider)
 
 
 def negate(v: FloatVal) -> Val:
