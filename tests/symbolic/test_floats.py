@@ -30,7 +30,8 @@ def test_rounding_matches_numpy() -> None:
         xs = rng.standard_normal(400) * 10.0 ** rng.integers(-top, top, 400)
         xs = np.concatenate([xs, [1 / 3, 2.0**24 + 1, -(2.0**53) - 2, 0.1, 65519.0, 2049.0]])
         for x in xs:  # each a double, so dt(x) rounds the exact value once
-            want = dt(x)
+            with np.errstate(over="ignore"):
+                want = dt(x)
             got = fmt.round(Fraction(float(x)))
             if not np.isfinite(want):
                 assert got is None, (fmt.name, x)

@@ -151,8 +151,11 @@ def binary(op: str, a: Val, b: Val, fmt: FloatFormat, fmod: int = 0) -> Val | No
                 continue
             if isinstance(x, FloatSize) and x.fmt == fmt and not x.hops and isinstance(k, Fraction | Expr):
                 kf = k if isinstance(k, Fraction) else (Fraction(k.value) if k.is_const else None)
-                if kf is not None and _power_of_two(kf):  # commutes with rounding: keeps every condition
-                    s = kf if op == "Mul" else 1 / kf
+                s = None if kf is None or not _power_of_two(kf) else (kf if op == "Mul" else 1 / kf)
+                tiny = Fraction(2) ** fmt.emin
+                if s is not None and x.c >= tiny and x.c * abs(s) >= tiny:
+                    # scaling by a power of two commutes with the rounding (no value of |e| >= 1
+                    # leaves the normal range downwards): every condition stays as it was
                     ex = None if x.exact is None else x.exact
                     return make(x.e, x.c * s, fmt, x.pre, ex)
     if op in ("Add", "Sub") and _zero(b):
