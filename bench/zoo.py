@@ -11,7 +11,9 @@ semantics) and ``ort_accepts`` at every size recorded in ``fixtures/zoo/truth/NA
 * ort answers with what onnxruntime did (the recorded ``ok``).
 
 Verdicts: ``unsound`` when any definite True/False contradicts the truth; ``exact`` when
-``r.exact`` and every probed size agrees; ``unknown`` otherwise (the node that stopped the
+``r.exact`` and every probed size agrees, or when every probed size agrees and the set is proven up
+to a bound past which the analysis says unknown (float32 shape arithmetic, GC110; the bound is
+printed); ``unknown`` otherwise (the node that stopped the
 analysis, or what is undecided). The last line is
 ``zoo: N/M exact, U unsound, K unknown, statement length ratio R`` with R the median of
 len(graphcheck statement) / len(hand statement) over the exact models (see bench/README.md).
@@ -76,11 +78,14 @@ def worker(name: str, path: str, deadline: float = 100.0) -> dict[str, Any]:
     r = graphcheck.check(path, dims=truth["dims"])
     valid = r.valid
     exact = r.exact
+    # proven (and solved) everywhere but past a GC110 bound: the sizes left unknown, in words
+    bounded = r.uncovered[0][1] if not exact and r.followed and r.solution.exact and r.uncovered else None
     t_check = time.perf_counter() - t0
     fu = r.first_unknown
     out: dict[str, Any] = {
         "valid": valid,
         "exact": exact,
+        "unknown_for": bounded,
         "complete": r.complete,
         "symbols": r.symbols,
         "first_unknown": None if fu is None else {"node": fu.node, "op": fu.op, "code": fu.code, "message": fu.message},
@@ -165,6 +170,8 @@ def judge(truth: dict[str, Any], res: dict[str, Any]) -> dict[str, Any]:
         return {"verdict": "unsound", "why": f"{len(bad)} contradiction(s)", "bad": bad, "undecided": undecided}
     if res["exact"] and not undecided:
         return {"verdict": "exact", "why": "", "bad": [], "undecided": 0}
+    if res.get("unknown_for") and not undecided:
+        return {"verdict": "exact", "why": f"proven; unknown for {res['unknown_for']}", "bad": [], "undecided": 0}
     fu = res["first_unknown"]
     if fu is not None:
         why = f"{fu['node']} ({fu['op']}) {fu['code']}: {fu['message']}"
@@ -276,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<{width}}  {e.exporter:<12}  {j['verdict']:<7}  {t:6.2f} s  graphcheck: {shown or '-'}"
             f"  | hand: {truth['statement']}  | ratio {rtxt}"
         )
-        if j["verdict"] != "exact":
+        if j["verdict"] != "exact" or j["why"]:
             line += f"\n{'':<{width}}    {j['verdict']}: {j['why']}"
         if res.get("diagnostics_timeout"):
             line += (

@@ -3,7 +3,8 @@
 * graphcheck is never unsound on them: at every recorded size ``accepts`` is None or the hand
   truth (ONNX spec), and ``ort_accepts`` is None or what onnxruntime did;
 * the models in ``zoo.EXPECTED_EXACT`` stay exact (``r.exact`` and a definite, right answer at
-  every recorded size);
+  every recorded size); those in ``zoo.EXPECTED_PROVEN_BELOW`` are solved, proven up to the stated
+  bound (float32 shape arithmetic) and right at every recorded size;
 * the recorded truth is itself re-checked: onnxruntime runs each model again at the sizes where
   the recorded verdict flips (its boundaries), in one worker subprocess.
 
@@ -61,7 +62,7 @@ def test_zoo_is_committed() -> None:
         for rec in t["probes"]:
             assert rec["spec"] == e.valid(*rec["at"]), (name, rec)
             assert rec["ok"] == e.ort_ok(*rec["at"]), (name, rec)
-    assert set(zoo.EXPECTED_EXACT) <= set(zoo.ZOO)
+    assert set(zoo.EXPECTED_EXACT) | set(zoo.EXPECTED_PROVEN_BELOW) <= set(zoo.ZOO)
 
 
 @pytest.mark.parametrize("name", COMMITTED)
@@ -83,6 +84,10 @@ def test_zoo_sound(name: str) -> None:
     if name in zoo.EXPECTED_EXACT:
         assert r.exact, f"{name} is expected exact: {r.valid}"
         assert undecided == 0, f"{name} is expected exact but {undecided} answers are None"
+    if name in zoo.EXPECTED_PROVEN_BELOW:  # exact up to a stated bound (float32 shape arithmetic)
+        assert r.followed and r.solution.exact, f"{name}: {r.valid}"
+        assert r.uncovered and r.uncovered[0][1] == zoo.EXPECTED_PROVEN_BELOW[name], r.valid
+        assert undecided == 0, f"{name} is expected exact below its bound but {undecided} answers are None"
 
 
 def _boundaries(truth: dict[str, Any], limit: int = 4) -> list[dict[str, Any]]:

@@ -45,20 +45,23 @@ class Expansion:
     facts: Mapping[str, Fact] = field(default_factory=dict)
     notes: tuple[tuple[str, str], ...] = ()  # (code, message), given to the control node's step
     guard: Cond | None = None
+    # where the expansion itself is followed (GC110 at the control node): (condition, what)
+    covers: tuple[tuple[Cond, str], ...] = ()
 
 
 @dataclass(frozen=True)
 class Scope:
     """What an expansion may read of the walk: the facts so far, what the conditions upstream tell
     of the sizes, the path condition, fresh node indices, the model (its local functions) and a
-    side walk (``probe``: runs nodes over scratch facts, keeping no condition)."""
+    side walk (``probe``: runs nodes over scratch facts, keeping no condition; it returns the
+    conditions of the parts followed for some sizes only, GC110, which the caller must carry over)."""
 
     facts: Mapping[str, Fact]
     known: Assumptions
     path: Sequence[Cond]
     next_index: Callable[[], int]
     model: Graph
-    probe: Callable[[Sequence[Node], dict[str, Fact]], None]
+    probe: Callable[[Sequence[Node], dict[str, Fact]], list[Cond]]
     cache: dict | None = None
 
 

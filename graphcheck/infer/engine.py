@@ -457,16 +457,21 @@ def _analyze(
     fusable = fusable_ranges(graph, order) if semantics == "ort" else {}
     indices = itertools.count(max((n.index for n in graph.nodes), default=-1) + 1)
     later_notes: dict[int, tuple[tuple[str, str], ...]] = {}  # control node index -> notes of its expansion
+    later_covers: dict[int, tuple[tuple[Cond, str], ...]] = {}  # ... and where it is followed (GC110)
     guards: list[tuple[int, Cond]] = []  # (end position, condition): a loop body runs only where it holds
 
-    def probe(nodes: Sequence[Node], scratch: dict[str, Fact]) -> None:
-        """Walk ``nodes`` over ``scratch`` only (a loop body's side walk): no condition is kept."""
+    def probe(nodes: Sequence[Node], scratch: dict[str, Fact]) -> list[Cond]:
+        """Walk ``nodes`` over ``scratch`` only (a loop body's side walk): no condition is kept, but
+        for those of the parts followed for some sizes only (GC110), returned."""
+        partial: list[Cond] = []
         for n in nodes:
             if is_control(n) or n.domain == INTERNAL:  # nested control flow: not followed on the side
                 scratch.update((o, UNKNOWN) for o in n.outputs if o)
                 continue
             st = run_step(graph, n, pos, scratch, semantics, fresh, None, walk.now, walk.cond_cache)
             scratch.update((o, f) for o, f in zip(n.outputs, st.outs) if o)
+            partial.extend(r.cond for r in st.requirements if r.covers)
+        return partial
 
     pos = 0
     expanded = False
@@ -487,12 +492,20 @@ def _analyze(
                 facts.update(expansion.facts)
                 if expansion.notes:
                     later_notes[expansion.nodes[-1].index] = expansion.notes
+                if expansion.covers:
+                    later_covers[expansion.nodes[-1].index] = expansion.covers
                 continue
         step = run_step(graph, node, pos, facts, semantics, fresh, fusable.get(node.index), walk.now, walk.cond_cache)
         extra = later_notes.get(node.index)
         if extra:
             notes = tuple(Note(code, node.name, node.op_type, pos, msg) for code, msg in extra)
             step = step._replace(notes=notes + step.notes)
+        partial = later_covers.get(node.index)
+        if partial:
+            covers = tuple(
+                Requirement(c, "GC110", node.name, node.op_type, pos, what, covers=True) for c, what in partial
+            )
+            step = step._replace(requirements=covers + step.requirements)
         if guards:
             guards = [(end, c) for end, c in guards if pos < end]
         walk.commit(node, pos, step, all_of(c for _, c in guards) if guards else TRUE)

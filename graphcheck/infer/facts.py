@@ -9,8 +9,11 @@ from fractions import Fraction
 from graphcheck.model.ir import TensorData
 from graphcheck.symbolic.cond import Cond
 from graphcheck.symbolic.expr import Expr, const, product
+from graphcheck.symbolic.floats import FloatRange, FloatSize
 
-Val = Expr | Fraction  # an element of a known small tensor: exact integer expression or exact rational
+# an element of a known small tensor: an exact integer expression, an exact rational (a float
+# constant), or a float computed from sizes (``fl(e * c)``) or known within an interval
+Val = Expr | Fraction | FloatSize | FloatRange
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,9 @@ class Fact:
 
     ``value`` is row-major and only present when the shape is fully constant. Integer
     tensors hold :class:`Expr` elements (so ``Shape`` of a dynamic input is ``(N, L, 1)``),
-    float tensors hold exact :class:`Fraction` constants.
+    float tensors hold exact :class:`Fraction` constants and, computed from sizes,
+    :class:`~graphcheck.symbolic.floats.FloatSize` elements (``Cast(L)`` is ``fl(L)``) or constants
+    known within an interval (:class:`~graphcheck.symbolic.floats.FloatRange`).
 
     ``bounds`` is ``(lo, hi)``: every element of an integer tensor whose values are not kept
     (``Range(0, L)`` holds ``0 .. L - 1``) lies in ``[lo, hi]``. Gather checks its indices
@@ -59,14 +64,15 @@ class Fact:
         return tuple(d.value for d in self.shape)
 
     def int_values(self) -> tuple[Expr, ...] | None:
-        """Values as integer expressions (floats that are whole numbers included)."""
+        """Values as integer expressions (float constants that are whole numbers included; not floats
+        computed from sizes, which need the node reading them to say where they are exact)."""
         if self.value is None:
             return None
         out: list[Expr] = []
         for v in self.value:
             if isinstance(v, Expr):
                 out.append(v)
-            elif v.denominator == 1:
+            elif isinstance(v, Fraction) and v.denominator == 1:
                 out.append(const(int(v)))
             else:
                 return None

@@ -78,7 +78,7 @@ def expand_loop(node: Node, scope: Scope) -> Expansion | None:
             probe[ins[2 + i]] = f if f.shape is None else Fact(f.shape, f.dtype)
     scratch = dict(scope.facts)
     scratch.update(probe)
-    scope.probe(laid.nodes, scratch)
+    partial = scope.probe(laid.nodes, scratch)
     carried = [
         _classify(scratch.get(outs[1 + i], UNKNOWN), probe[ins[2 + i]], inits[i], unknowns[i]) for i in range(n_carried)
     ]
@@ -112,7 +112,37 @@ def expand_loop(node: Node, scope: Scope) -> Expansion | None:
         node.meta,
     )
     guard = None if trips.positive_trivially() or scope.known.always(ge(trips, 1), scope.cache) else ge(trips, 1)
-    return Expansion((*laid.nodes, end), facts, tuple(notes), guard)
+    covers = _at_every_step(partial, k, last, unknowns, carried, inits)
+    return Expansion((*laid.nodes, end), facts, tuple(notes), guard, covers)
+
+
+def _at_every_step(
+    partial: Sequence[Cond],
+    k: Expr,
+    last: Expr,
+    unknowns: Sequence[Sym | None],
+    carried: Sequence[_Carried],
+    inits: Sequence[Fact],
+) -> tuple[tuple[Cond, str], ...]:
+    """The side walk's partly followed parts (a float comparison of the counter, exact only below
+    2**24) as conditions on the sizes: at the first and the last iteration (they bound a counter
+    linear in the step from both sides), the counters replaced by their values there."""
+    out: list[tuple[Cond, str]] = []
+    ks = k.as_sym()
+    for c in partial:
+        for step_k in (const(0), last):
+            env: dict[Sym, Expr] = {} if ks is None else {ks: step_k}
+            for u, kind, f in zip(unknowns, carried, inits):
+                a = _scalar_int(f)
+                if u is None or a is None:
+                    continue
+                env[u] = a + step_k * kind.step if kind.kind == "step" else a
+            at = c.subs(env)
+            if at.has_opaque():  # it reads what the loop does not follow by value: no claim past here
+                return ((FALSE, "a part of the loop body followed for some sizes only, on values not known"),)
+            if at != TRUE:
+                out.append((at, "the loop body at every iteration (a part followed for some sizes only)"))
+    return tuple(dict.fromkeys(out))
 
 
 def _scalar_int(f: Fact) -> Expr | None:
@@ -345,7 +375,7 @@ def expand_scan(node: Node, scope: Scope) -> Expansion | None:
         facts[ins[i]] = f if f.shape is None else Fact(f.shape, f.dtype)
     scratch = dict(scope.facts)
     scratch.update(facts)
-    scope.probe(laid.nodes, scratch)
+    partial = scope.probe(laid.nodes, scratch)
     kinds = []
     for i, f in enumerate(states):
         out = scratch.get(outs[i], UNKNOWN)
@@ -379,7 +409,10 @@ def expand_scan(node: Node, scope: Scope) -> Expansion | None:
     facts[f"{node.name}/lengths"] = Fact((const(len(lengths)),), INT64, tuple(lengths))
     end = replace(end, inputs=(*end.inputs, f"{node.name}/lengths"))
     guard = None if trips.positive_trivially() or scope.known.always(ge(trips, 1), scope.cache) else ge(trips, 1)
-    return Expansion((*laid.nodes, end), facts, (), guard)
+    covers = tuple((c, "the scan body (a part followed for some sizes only)") for c in partial if not c.has_opaque())
+    if len(covers) < len(partial):
+        covers = ((FALSE, "a part of the scan body followed for some sizes only, on values not known"),)
+    return Expansion((*laid.nodes, end), facts, (), guard, covers)
 
 
 def _axes(node: Node, key: str, n: int) -> list[int] | None:

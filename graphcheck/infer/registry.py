@@ -210,8 +210,10 @@ class OpContext:
                 if not v.is_const:
                     raise Unsupported(f"input {i} ({self.node.inputs[i]}) depends on the input sizes")
                 out.append(Fraction(v.value))
-            else:
+            elif isinstance(v, Fraction):
                 out.append(v)
+            else:
+                raise Unsupported(f"input {i} ({self.node.inputs[i]}) is {v}, computed from the input sizes")
         return tuple(out)
 
     # -- conditions ----------------------------------------------------------------

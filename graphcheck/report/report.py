@@ -181,10 +181,11 @@ class Report:
     @functools.cached_property
     def uncovered(self) -> list[tuple[Requirement, str]]:
         """Nodes followed only for part of the sizes (GC110) that leave some size meeting every
-        condition undecided, each with those sizes in words."""
+        condition undecided, each with those sizes in words; the one whose unknown sizes start
+        lowest first (a float bound met earlier than another), else in walk order."""
         if self.modes:
             return [(r, f"{left} with {v.label}") for v, m in self.modes for r, left in m.uncovered]
-        out: list[tuple[Requirement, str]] = []
+        out: list[tuple[int, Requirement, str]] = []
         for r in self.analysis.requirements:
             if not r.covers or not r.decidable:
                 continue
@@ -194,10 +195,11 @@ class Report:
                 x, outside = one
                 left = need & outside
                 if not left.is_empty():
-                    out.append((r, left.describe(x.name)))
+                    out.append((left.min() or 0, r, left.describe(x.name)))
                 continue
-            out.append((r, f"the sizes where {r.cond} fails"))
-        return out
+            out.append((0, r, f"the sizes where {r.cond} fails"))
+        out.sort(key=lambda t: t[0])
+        return [(r, left) for _, r, left in out]
 
     def _outside(self, r: Requirement) -> tuple[Sym, IntSet] | None:
         """For a node followed for part of one size's values only (GC110): that size and the values

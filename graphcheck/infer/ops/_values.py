@@ -7,9 +7,11 @@ cannot be known exactly, never an approximation:
 * integer tensors: ``+ - *`` on Exprs; a constant result outside the element type's range is
   dropped (the runtime wraps); division truncates toward zero (ONNX ``Div``), Python-style
   ``Mod`` needs a constant divisor;
-* float tensors: the exact rational result is kept only when the element type represents it
-  exactly, so it is the runtime's result whatever the rounding (integer Exprs cast to float are
-  taken as exact, as the engine does);
+* float tensors: one operation on constants gives the exact result rounded once to the element
+  type (IEEE 754, what the runtime computes; the half formats, computed in float32 and rounded
+  again, keep only exact results); elements computed from sizes are ``fl(e * c)``
+  (:mod:`graphcheck.infer.ops._floats`), exact within conditions the node that turns them into
+  integers states (GC110);
 * comparisons give 0/1 only when decidable for every size (symbols are >= 1).
 """
 
@@ -19,10 +21,14 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from graphcheck.infer.facts import Fact, Val
+from graphcheck.infer.ops import _floats as F
 from graphcheck.infer.registry import current_assume
 from graphcheck.symbolic.cond import ge
 from graphcheck.symbolic.expr import Expr, ceildiv, const, emax, emin, floordiv
 from graphcheck.symbolic.expr import mod as emod
+from graphcheck.symbolic.floats import BFLOAT16 as BF16_FORMAT
+from graphcheck.symbolic.floats import FLOAT16 as F16_FORMAT
+from graphcheck.symbolic.floats import FLOAT32, FLOAT64, FloatFormat, FloatRange, FloatSize, sqrt_bounds
 
 SMALL = 4096  # element count up to which values are kept
 
@@ -48,6 +54,7 @@ INT_RANGES: dict[int, tuple[int, int]] = {
     BOOL: (0, 1),
 }
 WIDE_INTS = frozenset({INT32, INT64, UINT32, UINT64})  # symbolic sizes are taken to fit these
+FORMATS: dict[int, FloatFormat] = {FLOAT: FLOAT32, DOUBLE: FLOAT64, FLOAT16: F16_FORMAT, BFLOAT16: BF16_FORMAT}
 
 DTYPE_NAMES: dict[str, int] = {
     "FLOAT": 1, "UINT8": 2, "INT8": 3, "UINT16": 4, "INT16": 5, "INT32": 6, "INT64": 7, "STRING": 8,
@@ -75,28 +82,27 @@ def kind(dtype: int) -> str:
 
 def round_float(x: Fraction, dtype: int) -> Fraction | None:
     """``x`` rounded to the nearest value of float type ``dtype`` (ties to even); None on overflow."""
-    fmt = FLOAT_FORMATS.get(dtype)
-    if fmt is None:
-        return None
-    if x == 0:
-        return Fraction(0)
-    p, emin_, emax_ = fmt
-    a = abs(x)
-    e = a.numerator.bit_length() - a.denominator.bit_length()  # floor(log2 a) or one more
-    if Fraction(2) ** e > a:
-        e -= 1
-    e = max(e, emin_)
-    q = e - p + 1
-    scale = Fraction(2) ** q
-    n = round(a / scale)  # Fraction.__round__: ties to even
-    r = n * scale
-    if r >= Fraction(2) ** (emax_ + 1):
-        return None
-    return r if x > 0 else -r
+    fmt = FORMATS.get(dtype)
+    return None if fmt is None else fmt.round(x)
 
 
 def fits_float(x: Fraction, dtype: int) -> bool:
     return round_float(x, dtype) == x
+
+
+def round_once(x: Fraction, dtype: int) -> Fraction | None:
+    """The runtime's result of one arithmetic operation whose exact result is ``x``: rounded once
+    (float32, float64: IEEE 754); the half formats round twice, so only an exact ``x`` is sure."""
+    fmt = FORMATS.get(dtype)
+    if fmt is None:
+        return None
+    r = fmt.round(x)
+    return r if r == x or fmt.single_rounding else None
+
+
+def floaty(v: Val) -> bool:
+    """An element computed from sizes in a float tensor (or a bare symbolic integer there)."""
+    return isinstance(v, FloatSize | FloatRange) or (isinstance(v, Expr) and not v.is_const)
 
 
 # -- value conversions ------------------------------------------------------------------------
@@ -106,14 +112,16 @@ def as_int_expr(v: Val) -> Expr | None:
     """An element as an integer Expr (whole-number Fractions included)."""
     if isinstance(v, Expr):
         return v
-    return const(int(v)) if v.denominator == 1 else None
+    if isinstance(v, Fraction):
+        return const(int(v)) if v.denominator == 1 else None
+    return None
 
 
 def as_frac(v: Val) -> Fraction | None:
     """A constant element as a Fraction."""
     if isinstance(v, Expr):
         return Fraction(v.value) if v.is_const else None
-    return v
+    return v if isinstance(v, Fraction) else None
 
 
 def sign_ge0(d: Expr) -> bool | None:
@@ -141,6 +149,9 @@ def sign_ge0(d: Expr) -> bool | None:
 
 def truth(v: Val) -> bool | None:
     """The boolean meaning of an element (nonzero), when known."""
+    if isinstance(v, FloatSize | FloatRange):
+        eq0 = F.compare(v, Fraction(0))[0]
+        return None if eq0 is None else not eq0
     if isinstance(v, Expr):
         if v.is_const:
             return v.value != 0
@@ -173,6 +184,8 @@ def fit(v: Val | None, dtype: int) -> Val | None:
     if v is None:
         return None
     k = kind(dtype)
+    if isinstance(v, FloatSize | FloatRange):
+        return v if k == "float" and v.fmt == FORMATS[dtype] else None
     if k == "int":
         e = as_int_expr(v)
         return None if e is None else fit_int(e, dtype)
@@ -180,7 +193,7 @@ def fit(v: Val | None, dtype: int) -> Val | None:
         if isinstance(v, Expr):
             if v.is_const:
                 return v if fits_float(Fraction(v.value), dtype) else None
-            return None if dtype in (FLOAT16, BFLOAT16) else v  # half formats hold few integers
+            return F.from_int(v, FORMATS[dtype])  # fl(v): exact while |v| <= 2**p
         return v if fits_float(v, dtype) else None
     if dtype == 0 and isinstance(v, Expr):
         return v  # unknown element type: only integer results that int and float arithmetic agree on
@@ -254,6 +267,8 @@ def _num_pair(a: Val, b: Val) -> tuple[Expr, Expr] | tuple[Fraction, Fraction] |
 
 def compare(a: Val, b: Val) -> tuple[bool | None, bool | None]:
     """``(a == b, a > b)`` each when decidable for every size."""
+    if isinstance(a, FloatSize | FloatRange) or isinstance(b, FloatSize | FloatRange):
+        return _compare_float(a, b)
     fa, fb = as_frac(a), as_frac(b)
     if fa is not None and fb is not None:
         return fa == fb, fa > fb
@@ -275,7 +290,24 @@ def compare(a: Val, b: Val) -> tuple[bool | None, bool | None]:
     return None, None
 
 
+def _compare_float(a: Val, b: Val) -> tuple[bool | None, bool | None]:
+    """Comparisons with a float computed from sizes: only against a constant."""
+    if isinstance(a, FloatSize | FloatRange):
+        k = as_frac(b)
+        return (None, None) if k is None else F.compare(a, k)
+    k = as_frac(a)
+    if k is None or not isinstance(b, FloatSize | FloatRange):
+        return None, None
+    eq_, gt_ = F.compare(b, k)  # k > b  <=>  not (b > k) and not (b == k)
+    if gt_ is True or eq_ is True:
+        return eq_, False
+    return eq_, (True if gt_ is False and eq_ is False else None)
+
+
 def vmax(a: Val, b: Val) -> Val | None:
+    if isinstance(a, FloatSize | FloatRange) or isinstance(b, FloatSize | FloatRange):
+        fmt = a.fmt if isinstance(a, FloatSize | FloatRange) else b.fmt  # type: ignore[union-attr]
+        return F.binary("Max", a, b, fmt)
     pair = _num_pair(a, b)
     if pair is None:
         return None
@@ -290,6 +322,9 @@ def vmax(a: Val, b: Val) -> Val | None:
 
 
 def vmin(a: Val, b: Val) -> Val | None:
+    if isinstance(a, FloatSize | FloatRange) or isinstance(b, FloatSize | FloatRange):
+        fmt = a.fmt if isinstance(a, FloatSize | FloatRange) else b.fmt  # type: ignore[union-attr]
+        return F.binary("Min", a, b, fmt)
     pair = _num_pair(a, b)
     if pair is None:
         return None
@@ -326,6 +361,9 @@ def arith(op: str, dtype: int, fmod: int = 0) -> BinOp:
             r = x - y  # type: ignore[operator]
         else:
             r = x * y  # type: ignore[operator]
+        if k == "float":
+            rf = as_frac(r)
+            return None if rf is None else round_once(rf, dtype)
         return fit(r, dtype)
 
     def div(a: Val, b: Val) -> Val | None:
@@ -345,7 +383,7 @@ def arith(op: str, dtype: int, fmod: int = 0) -> BinOp:
             if fb == 0:
                 return None
             if fa is not None:
-                return fit(fa / fb, dtype)
+                return round_once(fa / fb, dtype)
             ea = as_int_expr(a)
             if ea is None:
                 return None
@@ -380,6 +418,9 @@ def arith(op: str, dtype: int, fmod: int = 0) -> BinOp:
     def power(a: Val, b: Val) -> Val | None:
         nb = as_int_expr(b)
         if nb is None or not nb.is_const:
+            fa, fb = as_frac(a), as_frac(b)
+            if k == "float" and fa is not None and fb is not None and fb.denominator == 2 and fa >= 0:
+                return _half_power(fa, fb, dtype)  # Pow(64.0, 0.5): a square root
             return None
         n = nb.value
         if n > 64:
@@ -398,7 +439,7 @@ def arith(op: str, dtype: int, fmod: int = 0) -> BinOp:
         if fa is None:
             return None
         p = _fpow(fa, n)
-        return None if p is None else fit(p, dtype)
+        return None if p is None else _libm(p, dtype)
 
     def gt(a: Val, b: Val) -> Val | None:
         return bool_val(compare(a, b)[1])
@@ -447,7 +488,73 @@ def arith(op: str, dtype: int, fmod: int = 0) -> BinOp:
         "And": land, "Or": lor, "Xor": lxor, "BitwiseAnd": bitwise, "BitwiseOr": bitwise, "BitwiseXor": bitwise,
         "Max": vmax, "Min": vmin,
     }  # fmt: skip
-    return table[op]
+    fn = table[op]
+    if k != "float":
+        return fn
+    fmt = FORMATS[dtype]
+
+    def floatwise(a: Val, b: Val) -> Val | None:
+        """Elements computed from sizes go to their own exact arithmetic."""
+        if not (isinstance(a, FloatSize | FloatRange) or isinstance(b, FloatSize | FloatRange)):
+            if floaty(a) or floaty(b):  # a bare symbolic integer in a float tensor: fl(e)
+                if op in _COMPARE:
+                    return fn(a, b)
+                a, b = (fit(v, dtype) if floaty(v) else v for v in (a, b))  # type: ignore[assignment]
+                if a is None or b is None:
+                    return None
+            else:
+                return fn(a, b)
+        if op in _COMPARE:
+            return fn(a, b)
+        for x, other, swap in ((a, b, False), (b, a, True)):
+            if isinstance(x, FloatRange):
+                kf = as_frac(other)
+                return None if kf is None else F.range_binary(op, x, kf, swap)
+        return F.binary(op, a, b, fmt, fmod)
+
+    return floatwise
+
+
+_COMPARE = frozenset({"Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Equal"})
+
+
+def _libm(x: Fraction, dtype: int) -> Val | None:
+    """The result of the runtime's ``pow``: exact when ``x`` is a value of the format (every libm
+    returns those), else known to within an ulp (``pow`` is not correctly rounded everywhere)."""
+    fmt = FORMATS.get(dtype)
+    if fmt is None:
+        return None
+    r = fmt.round(x)
+    if r is None:
+        return None
+    if r == x:
+        return r
+    if not fmt.single_rounding:
+        return None
+    lo, hi = fmt.round_dir(x, up=False), fmt.round_dir(x, up=True)
+    if lo is None or hi is None:
+        return None
+    return FloatRange(fmt.next_down(lo), fmt.next_up(hi), fmt)
+
+
+def _half_power(a: Fraction, b: Fraction, dtype: int) -> Val | None:
+    """``a ** (n/2)`` for a constant ``a >= 0``: ``sqrt(a**n)``, exact when the root is a value of the
+    format, else within an ulp of the irrational root (``int(15 ** 0.5)`` is 3: never an integer)."""
+    fmt = FORMATS.get(dtype)
+    n = b.numerator
+    if fmt is None or abs(n) > 64 or (a == 0 and n < 0):
+        return None
+    base = _fpow(a, n)
+    if base is None:
+        return None
+    root = sqrt_bounds(base, fmt)
+    if root is None:
+        return None
+    if isinstance(root, Fraction):
+        return root
+    if not fmt.single_rounding:
+        return None
+    return FloatRange(fmt.next_down(root[0]), fmt.next_up(root[1]), fmt)
 
 
 def bitshift(dtype: int, left: bool) -> BinOp:

@@ -18,11 +18,13 @@ from fractions import Fraction
 from math import isqrt
 
 from graphcheck.infer.facts import Fact, Val
+from graphcheck.infer.ops import _floats as F
 from graphcheck.infer.ops import _values as V
 from graphcheck.infer.ops._common import broadcast, lazy
 from graphcheck.infer.registry import Invalid, OpContext, Unsupported, norm_axis, rule
 from graphcheck.symbolic.cond import FALSE, TRUE, Cond, all_of, any_of, eq, ge, negate
 from graphcheck.symbolic.expr import Expr, ceildiv, const, emax
+from graphcheck.symbolic.floats import FloatFormat, FloatRange, FloatSize, sqrt_bounds
 
 ONE = const(1)
 BOOL = V.BOOL
@@ -102,40 +104,58 @@ def identity(ctx: OpContext) -> list[Fact]:
 
 # -- unary ops with exact values ----------------------------------------------------------------------
 
+FloatVal = (FloatSize, FloatRange)
 
-def _neg(v: Val) -> Val | None:
+
+def _neg(v: Val, fmt: FloatFormat | None) -> Val | None:
+    if isinstance(v, FloatVal):
+        return F.negate(v)
     return -v
 
 
-def _abs(v: Val) -> Val | None:
+def _abs(v: Val, fmt: FloatFormat | None) -> Val | None:
     if isinstance(v, Fraction):
         return abs(v)
+    if isinstance(v, FloatVal):
+        s = F.sign_of(v)
+        return v if s else F.negate(v) if s is False else None
     s = V.sign_ge0(v)
     return v if s else -v if s is False else emax(v, -v)
 
 
-def _relu(v: Val) -> Val | None:
+def _relu(v: Val, fmt: FloatFormat | None) -> Val | None:
     if isinstance(v, Fraction):
         return max(v, Fraction(0))
+    if isinstance(v, FloatVal):
+        s = F.sign_of(v)
+        return v if s else Fraction(0) if s is False else None
     s = V.sign_ge0(v)
     return v if s else V.ZERO if s is False else emax(v, 0)
 
 
-def _floor(v: Val) -> Val | None:
-    return v if isinstance(v, Expr) else Fraction(v.numerator // v.denominator)
+def _rounding(mode: str) -> Callable[[Val, FloatFormat | None], Val | None]:
+    def fn(v: Val, fmt: FloatFormat | None) -> Val | None:
+        if isinstance(v, Expr):
+            return v
+        if isinstance(v, FloatVal):
+            return F.rounded(v, mode)
+        if mode == "floor":
+            return Fraction(v.numerator // v.denominator)
+        if mode == "ceil":
+            return Fraction(-(-v.numerator // v.denominator))
+        return Fraction(round(v))  # ties to even, as ONNX Round
+
+    return fn
 
 
-def _ceil(v: Val) -> Val | None:
-    return v if isinstance(v, Expr) else Fraction(-(-v.numerator // v.denominator))
-
-
-def _round(v: Val) -> Val | None:
-    return v if isinstance(v, Expr) else Fraction(round(v))  # ties to even, as ONNX Round
-
-
-def _sign(v: Val) -> Val | None:
+def _sign(v: Val, fmt: FloatFormat | None) -> Val | None:
     if isinstance(v, Fraction):
         return Fraction((v > 0) - (v < 0))
+    if isinstance(v, FloatVal):
+        eq0, gt0 = F.compare(v, Fraction(0))
+        if eq0 is None or gt0 is None:
+            return None
+        return Fraction(0) if eq0 else Fraction(1) if gt0 else Fraction(-1)
     if v == 0:
         return V.ZERO
     if V.sign_ge0(v - 1):
@@ -145,27 +165,43 @@ def _sign(v: Val) -> Val | None:
     return None
 
 
-def _reciprocal(v: Val) -> Val | None:
+def _reciprocal(v: Val, fmt: FloatFormat | None) -> Val | None:
     f = V.as_frac(v)
-    return None if f is None or f == 0 else 1 / f
+    if f is None or f == 0:
+        return None
+    if fmt is None:
+        return 1 / f
+    r = fmt.round(1 / f)  # a division, correctly rounded
+    return r if r is not None and (r == 1 / f or fmt.single_rounding) else None
 
 
-def _sqrt(v: Val) -> Val | None:
+def _sqrt(v: Val, fmt: FloatFormat | None) -> Val | None:
     f = V.as_frac(v)
     if f is None or f < 0:
         return None
-    n, d = isqrt(f.numerator), isqrt(f.denominator)
-    return Fraction(n, d) if n * n == f.numerator and d * d == f.denominator else None
+    if fmt is None:
+        n, d = isqrt(f.numerator), isqrt(f.denominator)
+        return Fraction(n, d) if n * n == f.numerator and d * d == f.denominator else None
+    root = sqrt_bounds(f, fmt)
+    if root is None or isinstance(root, Fraction):
+        return root
+    if not fmt.single_rounding:
+        return None
+    lo, hi = root  # IEEE sqrt is correctly rounded: the nearer of the two (by squares, exactly)
+    mid = (lo + hi) / 2
+    if mid * mid == f:
+        return fmt.round(mid)
+    return hi if mid * mid < f else lo
 
 
-def _not(v: Val) -> Val | None:
+def _not(v: Val, fmt: FloatFormat | None) -> Val | None:
     t = V.truth(v)
     return V.bool_val(None if t is None else not t)
 
 
-_UNARY_VALUE: dict[str, Callable[[Val], Val | None]] = {
-    "Neg": _neg, "Abs": _abs, "Relu": _relu, "Floor": _floor, "Ceil": _ceil, "Round": _round,
-    "Sign": _sign, "Reciprocal": _reciprocal, "Sqrt": _sqrt, "Not": _not,
+_UNARY_VALUE: dict[str, Callable[[Val, FloatFormat | None], Val | None]] = {
+    "Neg": _neg, "Abs": _abs, "Relu": _relu, "Floor": _rounding("floor"), "Ceil": _rounding("ceil"),
+    "Round": _rounding("round"), "Sign": _sign, "Reciprocal": _reciprocal, "Sqrt": _sqrt, "Not": _not,
 }  # fmt: skip
 
 
@@ -175,7 +211,8 @@ def unary_value(ctx: OpContext) -> list[Fact]:
     x = ctx.shape(0)
     fn = _UNARY_VALUE[ctx.node.op_type]
     dtype = BOOL if ctx.node.op_type == "Not" else f.dtype
-    value = V.map_values(f, lambda v: V.fit(fn(v), dtype))
+    fmt = V.FORMATS.get(dtype)
+    value = V.map_values(f, lambda v: V.fit(fn(v, fmt), dtype))
     truth = negate(f.truth) if value is None and f.truth is not None and ctx.node.op_type == "Not" else None
     return [Fact(x, dtype, value, truth=truth)]
 
@@ -280,11 +317,21 @@ def dropout(ctx: OpContext) -> list[Fact]:
 _NARROW_FLOATS = frozenset({V.FLOAT16, V.BFLOAT16})  # runtimes round to these in more than one step
 
 
-def _cast_value(v: Val, src: int, dst: int) -> Val | None:
-    """One element converted exactly, or None (rounding, wrapping, or a format we do not model)."""
+def _cast_value(v: Val, src: int, dst: int, covers: list[Cond]) -> Val | None:
+    """One element converted exactly, or None (rounding, wrapping, or a format we do not model). A
+    float computed from sizes turned into an integer appends where that integer is proven to
+    ``covers``."""
     dk = V.kind(dst)
     if dst == BOOL:
         return V.bool_val(V.truth(v))
+    if isinstance(v, FloatVal):
+        if dk == "float":
+            return F.recast(v, V.FORMATS[dst])
+        got = F.truncated(v) if dk == "int" else None
+        if got is None:
+            return None
+        covers.append(got[1])
+        return V.fit_int(got[0], dst)
     if dk == "int":
         e = V.as_int_expr(v)
         if e is None:
@@ -304,9 +351,7 @@ def _cast_value(v: Val, src: int, dst: int) -> Val | None:
                 if r is None or (r != v.value and dst in _NARROW_FLOATS):
                     return None
                 return v if r == v.value else r
-            # a symbolic integer: taken as exact in float/double, as everywhere in the engine, but
-            # half-precision formats hold integers only up to 2048 / 256
-            return None if dst in _NARROW_FLOATS else v
+            return F.from_int(v, V.FORMATS[dst])  # fl(v): exact while |v| <= 2**p
         r = V.round_float(v, dst)
         return None if r is None or (r != v and dst in _NARROW_FLOATS) else r
     return None
@@ -317,8 +362,18 @@ def _cast(ctx: OpContext, dst: int) -> list[Fact]:
     x = ctx.shape(0)
     src = f.dtype
     value = None
+    covers: list[Cond] = []
     if f.value is not None and (V.kind(src) or all(isinstance(v, Expr) for v in f.value)):
-        value = V.map_values(f, lambda v: _cast_value(v, src, dst))
+        value = V.map_values(f, lambda v: _cast_value(v, src, dst, covers))
+    if value is not None and covers:
+        fmt = next(v.fmt for v in f.value or () if isinstance(v, FloatVal))
+        for where in dict.fromkeys(F.conj([c]) for c in covers):  # one per element's condition, in order
+            if not ctx.always(where):
+                ctx.covers(
+                    where,
+                    f"{fmt.name} arithmetic on sizes",
+                    formula=lazy("the integer is proven exact where {} ({} rounding; unknown beyond)", where, fmt.name),
+                )
     truth = None
     if value is None and dst == BOOL and _one_element(x):  # a condition on the sizes stays one
         truth = element_truth(f)
@@ -451,7 +506,7 @@ def _binary_out(ctx: OpContext, shape: tuple[Expr, ...], shapes: Sequence[Sequen
     if a.value is not None and b.value is not None:
         fn = V.arith(op, dtype, ctx.attr_int("fmod", 0) if op == "Mod" else 0)
         value = V.broadcast_values(shape, [a, b], fn, shapes)
-    truth = _truth_of(op, a, b) if value is None and op in _LOGIC and _one_element(shape) else None
+    truth = _truth_of(ctx, op, a, b) if value is None and op in _LOGIC and _one_element(shape) else None
     return [Fact(shape, out_type, value, truth=truth)]
 
 
@@ -472,7 +527,19 @@ def element_truth(f: Fact) -> Cond | None:
     return None if e is None else negate(eq(e, 0))
 
 
-def _truth_of(op: str, a: Fact, b: Fact) -> Cond | None:
+def _rational(v: Val) -> tuple[Expr, int, Cond] | None:
+    """An element as ``num / den`` (an integer expression over a positive integer) and where that
+    is its exact value: a size, a constant, or a float computed from sizes where it is exact."""
+    if isinstance(v, Expr):
+        return v, 1, TRUE
+    if isinstance(v, Fraction):
+        return const(v.numerator), v.denominator, TRUE
+    if isinstance(v, FloatSize) and v.exact is not None and not v.hops:
+        return v.e * v.c.numerator, v.c.denominator, F.conj([v.pre, v.exact])
+    return None
+
+
+def _truth_of(ctx: OpContext, op: str, a: Fact, b: Fact) -> Cond | None:
     """The condition under which a one-element comparison or logical op is true, when its operands
     are sizes (or conditions on them): what an If branching on the sizes splits on."""
     if op in ("And", "Or", "Xor"):
@@ -486,10 +553,18 @@ def _truth_of(op: str, a: Fact, b: Fact) -> Cond | None:
         return any_of([all_of([ta, negate(tb)]), all_of([negate(ta), tb])])
     if a.value is None or b.value is None or len(a.value) != 1 or len(b.value) != 1:
         return None
-    ea, eb = V.as_int_expr(a.value[0]), V.as_int_expr(b.value[0])
-    if ea is None or eb is None:
+    ra, rb = _rational(a.value[0]), _rational(b.value[0])
+    if ra is None or rb is None:
         return None
-    d = ea - eb
+    (na, da, xa), (nb, db, xb) = ra, rb
+    exact = F.conj([xa, xb])
+    if exact == FALSE:
+        return None
+    if exact != TRUE and not ctx.always(exact):
+        # sizes in float (tf2onnx compares a float cast of the length in its loop conditions): the
+        # comparison is the exact one where the values are the format's
+        ctx.covers(exact, "float comparison of sizes", formula=lazy("exact where {}", exact))
+    d = na * db - nb * da  # a - b, times the denominators (positive)
     if op == "Equal":
         return eq(d, 0)
     if op == "Greater":

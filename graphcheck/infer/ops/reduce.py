@@ -61,6 +61,8 @@ def _reduce_fn(op: str, dtype: int) -> Callable[[Sequence[Val]], Val | None] | N
             if isinstance(total, Expr):  # only exact quotients: integer means are not specified
                 q = total.exact_div(len(xs))
                 return None if q is None else V.fit(q, dtype)
+            if not isinstance(total, Fraction):
+                return None
             return V.fit(total / len(xs), dtype)
 
         return mean

@@ -21,8 +21,11 @@ onnxruntime deviations found with tests/ortprobe.py (1.32), where we follow the 
 
 * Resize scales: onnxruntime computes ``(int64)(float)(scale * (float)in)`` in float32, so a
   product just below an integer rounds up to it: scale 0.7f (= 0.699999988...) with in = 10
-  gives 7 in onnxruntime and floor(6.99999988) = 6 here (numpy's reference gives 6). Scales
-  that are exact binary fractions (0.5, 2, 1.25, ...) never differ.
+  gives 7 in onnxruntime and floor(6.99999988) = 6 by the spec (numpy's reference gives 6).
+  ``semantics="ort"`` follows the float32 product exactly: ``floor(7*in/10)`` for this scale,
+  proven for ``in <= 1864135`` (:func:`graphcheck.symbolic.floats.snap`), unknown beyond (GC110);
+  exact binary fractions (0.5, 2, 1.25, ...) agree with the spec while float32 holds the input
+  size (``in <= 2**24``), past which the float32 product is not the spec's either.
 * keep_aspect_ratio_policy: onnxruntime rounds ``scale * in`` in float32, so an exact half
   can come out below .5: sizes (7, 5), input (6, 27), not_smaller gives width round(31.5) = 32
   by the spec and 31 in onnxruntime.
@@ -34,9 +37,12 @@ from fractions import Fraction
 from math import gcd
 
 from graphcheck.infer.facts import Fact
+from graphcheck.infer.ops import _floats as F
+from graphcheck.infer.ops._common import lazy
 from graphcheck.infer.registry import Invalid, OpContext, Unsupported, norm_axis, rule
 from graphcheck.symbolic.cond import all_of, any_of, eq, ge
 from graphcheck.symbolic.expr import Expr, ExprLike, as_expr, const, emin, floordiv, product
+from graphcheck.symbolic.floats import FLOAT32, FloatSize
 
 INT64 = 7
 
@@ -137,11 +143,33 @@ def _scaled(
     if len(scales) != len(axes):
         raise Invalid(f"scales has {len(scales)} values for {len(axes)} axes")
     out = list(x)
+    ort = ctx.semantics == "ort"
     for axis, s in zip(axes, scales):
         if s <= 0 or (at_least_one and s < 1):
             raise Invalid(f"scale {float(s)} on axis {axis} must be {'>= 1' if at_least_one else '> 0'}")
-        out[axis] = floordiv(x[axis] * s.numerator, s.denominator)
+        out[axis] = _ort_scaled(ctx, x[axis], s, axis) if ort else floordiv(x[axis] * s.numerator, s.denominator)
     ctx.dim_fix = "floor(size * scale) must stay >= 1: a scale below 1 needs a large enough input"
+    return out
+
+
+def _ort_scaled(ctx: OpContext, d: Expr, s: Fraction, axis: int) -> Expr:
+    """onnxruntime's output size: ``(int64)(scale * (float)in)``, the product rounded to float32 and
+    truncated, followed exactly (``graphcheck.symbolic.floats.snap``) where that is proven; the node
+    is followed only there (GC110)."""
+    fin = F.from_int(d, FLOAT32)
+    prod = None if fin is None else F.binary("Mul", fin, s, FLOAT32)
+    if isinstance(prod, Fraction):
+        return const(int(prod))  # truncation toward zero of a positive float
+    got = F.truncated(prod) if isinstance(prod, FloatSize) else None
+    if got is None:
+        raise Unsupported(f"onnxruntime's float32 product of scale {float(s)!r} and {d} is not decided")
+    out, where = got
+    if not ctx.always(where):
+        ctx.covers(
+            where,
+            f"onnxruntime's float32 scale product on axis {axis}",
+            formula=lazy("(int64)(float)({} * {}) is proven to be {} where {}", float(s), d, out, where),
+        )
     return out
 
 

@@ -28,6 +28,7 @@ from fractions import Fraction
 
 from graphcheck.errors import TooComplex
 from graphcheck.infer.facts import Fact, Val, tensor_fact
+from graphcheck.infer.ops import _floats as F
 from graphcheck.infer.ops import _values as V
 from graphcheck.infer.ops._common import broadcast
 from graphcheck.infer.ops._shapeutil import (
@@ -46,7 +47,7 @@ from graphcheck.infer.ops._shapeutil import (
 )
 from graphcheck.infer.registry import Invalid, OpContext, Propagate, Unsupported, norm_axis, rule
 from graphcheck.model.ir import TensorData
-from graphcheck.symbolic.cond import FALSE, all_of, any_of, eq, ge
+from graphcheck.symbolic.cond import FALSE, TRUE, all_of, any_of, eq, ge
 from graphcheck.symbolic.expr import (
     Expr,
     Sym,
@@ -563,7 +564,11 @@ def range_op(ctx: OpContext) -> list[Fact]:
     dtype = ctx.fact(0).dtype
     vals = tuple(_scalar(ctx, i, w) for i, w in enumerate(("Range start", "Range limit", "Range delta")))
     is_float = V.kind(dtype) == "float" or any(isinstance(v, Fraction) for v in vals)
-    ints = [V.as_int_expr(v) for v in vals]
+    whole = [F.size_of(v) for v in vals]  # floats computed from sizes that are whole numbers
+    where = F.conj([w[1] for w in whole if w is not None])
+    if where != TRUE and not ctx.always(where):
+        ctx.covers(where, "Range bounds computed in float", formula=lambda: f"exact where {where}")
+    ints = [V.as_int_expr(v) if w is None else w[0] for v, w in zip(vals, whole)]
     if all(e is not None for e in ints):
         s, lim, d = (e for e in ints if e is not None)
         if not d.is_const:
@@ -578,6 +583,9 @@ def range_op(ctx: OpContext) -> list[Fact]:
             ivals: tuple[Val, ...] | None = None
             if nc is not None and nc <= SMALL:
                 ivals = tuple(s + i * k for i in range(nc))
+                if V.kind(dtype) == "float":  # whole numbers in a float tensor: fl(v)
+                    fvals = tuple(V.fit(v, dtype) for v in ivals)
+                    ivals = None if any(v is None for v in fvals) else fvals  # type: ignore[assignment]
             last = s + (ceildiv(lim - s, k) - 1) * k  # the last element, when there is one
             bounds = (s, last) if k > 0 else (last, s)
             return [Fact((n,), dtype, ivals, None if ivals is not None else bounds)]

@@ -147,8 +147,10 @@ def numbers(value: Sequence[Val] | None) -> list[Fraction] | None:
             if not v.is_const:
                 return None
             out.append(Fraction(v.value))
-        else:
+        elif isinstance(v, Fraction):
             out.append(v)
+        else:
+            return None  # computed from sizes, or known within an interval
     return out
 
 

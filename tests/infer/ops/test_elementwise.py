@@ -19,6 +19,7 @@ from graphcheck.infer.facts import Fact
 from graphcheck.infer.ops import elementwise, reduce
 from graphcheck.infer.registry import _RULES
 from graphcheck.symbolic.expr import Expr, const, emax, floordiv
+from graphcheck.symbolic.floats import FloatRange, FloatSize
 from tests.infer.ops._elemtest import (
     I32,
     I64,
@@ -414,22 +415,58 @@ def test_logic_bitwise_and_shift_values_match_onnxruntime() -> None:
         _check_const(_const_model("BitShift", [u, v], direction=d))
 
 
-def test_float_values_exact_only() -> None:
+def test_float_values_round_once_as_onnxruntime_does() -> None:
     x = np.array([1.5, -2.25, 3.0, 0.5], np.float32)
     y = np.array([0.5, 4.0, -0.75, 2.0], np.float32)
     for op in ("Add", "Sub", "Mul", "Div", "Max", "Min", "Less", "Equal"):
         _check_const(_const_model(op, [x, y]))
     for op in ("Floor", "Ceil", "Neg", "Abs", "Relu", "Sign"):
         _check_const(_const_model(op, [np.array([2.5, -2.5, 0.5, -1.75], np.float32)]))
-    _check_const(_const_model("Reciprocal", [np.array([0.5, -4.0, 0.25, 2.0], np.float32)]))
-    m = _const_model("Reciprocal", [np.array([3.0], np.float32)])
-    assert run(m).facts["y"].value is None  # 1/3 is not a float
+    _check_const(_const_model("Reciprocal", [np.array([0.5, -4.0, 0.25, 2.0, 3.0, 7.0], np.float32)]))
     _check_const(_const_model("Round", [np.array([0.5, 1.5, 2.5, -2.5, -0.5, 2.25], np.float32)]))
     _check_const(_const_model("Sqrt", [np.array([0.25, 4.0, 9.0], np.float32)]))
     _check_const(_const_model("Pow", [x, np.array([2.0], np.float32)]))
-    # 1/3 is not a float: the value is dropped rather than rounded by us
-    m = _const_model("Div", [np.array([1.0], np.float32), np.array([3.0], np.float32)])
+    _check_const(_const_model("Pow", [np.array([64.0, 16.0, 2.25], np.float32), np.array([0.5], np.float32)]))
+    # one IEEE operation rounds once: 1/3, 0.1 + 0.2, 10 * 0.7f are the runtime's bits, in float and double
+    for dt in (np.float32, np.float64):
+        a = np.array([1.0, 0.1, 10.0, 1e8, 16777217.0], dt)
+        b = np.array([3.0, 0.2, 0.7, 3.0, 1.0], dt)
+        for op in ("Add", "Sub", "Mul", "Div"):
+            _check_const(_const_model(op, [a, b]))
+    # float16 is computed in float32 and rounded again by onnxruntime: only exact results are kept
+    m = _const_model("Div", [np.array([1.0], np.float16), np.array([3.0], np.float16)])
     assert run(m).facts["y"].value is None
+    _check_const(_const_model("Div", [np.array([1.0], np.float16), np.array([4.0], np.float16)]))
+
+
+def test_square_roots_of_non_squares_are_not_integers() -> None:
+    """Sqrt is correctly rounded (IEEE 754): the exact runtime bits. Pow(x, 0.5) is the runtime's
+    libm: an interval within an ulp of the root, which holds what onnxruntime computes; its integer
+    part is exact (``int(15 ** 0.5) == 3``) unless the interval straddles an integer."""
+    xs = np.array([15.0, 2.0, 1e6 + 1, 0.3, 99.0, 16777215.0], np.float32)
+    _check_const(_const_model("Sqrt", [xs]))
+    half = np.array([0.5], np.float32)
+    m = _const_model("Pow", [xs, half])
+    vals = run(m).facts["y"].value
+    assert vals is not None
+    for v, g in zip(vals, ort_outputs(m)[0].tolist()):
+        assert isinstance(v, FloatRange) and v.lo <= Fraction(g) <= v.hi, (v, g)
+    for op, extra in (("Sqrt", []), ("Pow", [half])):
+        chain = make_model(
+            [node(op, ["c0", *(["c1"] if extra else [])], ["r"]), node("Cast", ["r"], ["y"], to=I64)],
+            [],
+            ["y"],
+            [init("c0", xs[:-1], np.float32), *([init("c1", half, np.float32)] if extra else [])],
+        )
+        _check_const(chain)
+    # sqrt(2**24 - 1) = 4095.99988: correctly rounded it is 4096.0; pow's ulp of slack straddles 4096
+    top = make_model(
+        [node("Pow", ["c0", "c1"], ["r"]), node("Cast", ["r"], ["y"], to=I64)],
+        [],
+        ["y"],
+        [init("c0", xs[-1:], np.float32), init("c1", half, np.float32)],
+    )
+    assert run(top).facts["y"].value is None
 
 
 def test_cast_values_match_onnxruntime() -> None:
@@ -523,23 +560,24 @@ def test_max_abs_where_on_symbols() -> None:
 
 
 def test_float_values_of_sizes() -> None:
-    fl = Fact((const(1),), F, (L,))
-    outs, _ = rule_call("Mul", [fl, Fact((const(1),), F, (Fraction(2),))])
-    assert outs[0].value == (2 * L,)
-    outs, _ = rule_call("Div", [fl, Fact((const(1),), F, (Fraction(2),))])
-    assert outs[0].value is None  # L/2 is not an integer for odd L
-    outs, _ = rule_call("Div", [Fact((const(1),), F, (2 * L,)), Fact((const(1),), F, (Fraction(1, 2),))])
-    assert outs[0].value == (4 * L,)
+    """Sizes in float tensors are ``fl(e * c)`` (tests/infer/ops/test_floats.py checks them against
+    onnxruntime): exact while the format holds them, integers again only where that is proven."""
     outs, _ = rule_call("Cast", [ivec(L)], {"to": F})
-    assert outs[0].value == (L,) and outs[0].dtype == F
+    (v,) = outs[0].value or ()
+    assert isinstance(v, FloatSize) and (v.e, v.c) == (L, 1) and outs[0].dtype == F
+    assert v.exact is not None and v.exact.holds({LS: 2**24}) and not v.exact.holds({LS: 2**24 + 1})
+    outs, _ = rule_call("Mul", [outs[0], Fact((const(1),), F, (Fraction(2),))])
+    (w,) = outs[0].value or ()
+    assert isinstance(w, FloatSize) and (w.e, w.c, w.pre) == (L, 2, v.pre)  # a power of two: no new condition
     outs, _ = rule_call("Cast", [ivec(L)], {"to": 3})
     assert outs[0].value is None  # int8 may wrap a large size
     outs, _ = rule_call("Cast", [ivec(L, 2049)], {"to": 10})
-    assert outs[0].value is None  # float16 holds integers exactly only up to 2048
+    assert outs[0].value is None  # float16 holds integers exactly only up to 2048 (constants: exact only)
     outs, _ = rule_call("Cast", [ivec(2048, 7)], {"to": 10})
     assert outs[0].value == (const(2048), const(7))
     outs, _ = rule_call("Floor", [Fact((const(2),), F, (L, Fraction(-3, 2)))])
-    assert outs[0].value == (L, Fraction(-2))
+    assert outs[0].value is not None and outs[0].value[1] == Fraction(-2)
+    assert isinstance(outs[0].value[0], FloatSize) and outs[0].value[0].e == L  # an integer: Floor keeps it
 
 
 def test_unknown_shape_propagates_quietly() -> None:

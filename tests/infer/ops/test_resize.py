@@ -25,7 +25,7 @@ from tests.infer.ops._mrc import (
     sym_env,
     weight,
 )
-from tests.ortprobe import probe
+from tests.ortprobe import probe, probe_many
 
 L_SIZES = list(range(1, 13))
 
@@ -244,6 +244,32 @@ def test_resize_float_rounding_deviation_of_onnxruntime() -> None:
     assert rep.at({"N": 1, "C": 1, "H": 1, "W": 10}).outputs["y"] == (1, 1, 1, 6)
     [r] = probe(m, [{"x": (1, 1, 1, 10)}])
     assert r.ok and r.shapes[0] == (1, 1, 1, 7)  # documented in graphcheck/ops/resize.py
+    assert rep.ort_report.at({"N": 1, "C": 1, "H": 1, "W": 10}).outputs["y"] == (1, 1, 1, 7)
+
+
+def test_resize_scales_as_onnxruntime_multiplies_them() -> None:
+    """semantics="ort": the float32 product, truncated, at every probed size (the multiples of the
+    scale's denominator decide); past the proven bound the node is not followed (GC110)."""
+    scales = [0.7, 1.3, 2.0 / 3.0, 0.1, 1.5, 0.35]
+    ws = [*range(1, 64), 99, 100, 101, 999, 1000, 1001, 65535, 65536, 99999, 100000, 1864130, 1864135]
+    jobs = [(_resize_scales([1.0, 1.0, 1.0, sc]), [{"x": (1, 1, 1, w)} for w in ws]) for sc in scales]
+    decided = 0
+    for (m, shapes), results in zip(jobs, probe_many(jobs)):
+        ort = graphcheck.check(m).ort_report
+        for sh, r in zip(shapes, results):
+            sizes = {"N": 1, "C": 1, "H": 1, "W": sh["x"][3]}
+            ok = ort.accepts(sizes)
+            if ok is None:
+                continue  # past the proven bound (1.3f: floor(fl(13*w/10)) depends on the binade)
+            decided += 1
+            assert ok == (r.ok and 0 not in r.shapes[0]), (m.graph.initializer[0].raw_data, sizes)
+            if r.ok:
+                assert ort.at(sizes).outputs["y"] == r.shapes[0], (m.graph.initializer[0].raw_data, sizes)
+    assert decided > 0.8 * len(scales) * len(ws)
+    seven = graphcheck.check(_resize_scales([1.0, 1.0, 1.0, 0.7])).ort_report
+    assert seven.accepts({"N": 1, "C": 1, "H": 1, "W": 1864135}) is True
+    assert seven.accepts({"N": 1, "C": 1, "H": 1, "W": 1864136}) is None  # past the proven bound
+    assert seven.first_unknown is not None and seven.first_unknown.code == "GC110"
 
 
 # ---------------------------------------------------------------------------
