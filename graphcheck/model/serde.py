@@ -34,7 +34,8 @@ DimValue = int | str | None  # a fixed size, a dim_param, or unset (an empty Dim
 
 # field numbers (onnx.proto)
 _MODEL_GRAPH, _MODEL_METADATA = 7, 14
-_GRAPH_NODE, _GRAPH_INPUT, _GRAPH_OUTPUT, _GRAPH_VALUE_INFO = 1, 11, 12, 13
+_GRAPH_NODE, _GRAPH_INITIALIZER, _GRAPH_INPUT, _GRAPH_OUTPUT, _GRAPH_VALUE_INFO = 1, 5, 11, 12, 13
+_TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 13, 14
 _NODE_OUTPUT, _NODE_ATTRIBUTE = 2, 5
 _ATTR_NAME, _ATTR_G, _ATTR_GRAPHS = 1, 6, 11
 _VI_NAME, _VI_TYPE, _VI_DOC = 1, 2, 3
@@ -78,6 +79,8 @@ class Written:
     value_info: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     subgraphs: dict[tuple[int, str, int], Written] = field(default_factory=dict)
+    produced: list[str] = field(default_factory=list)  # every value the graph's nodes produce
+    external: list[str] = field(default_factory=list)  # the files its initializers' data is in (relative paths)
 
 
 # ---------------------------------------------------------------------------
@@ -213,11 +216,20 @@ def _rewrite_value_info(buf: memoryview, a: int, b: int, shape: TensorShape) -> 
 # the rewrite: a message becomes a list of pieces (spans of the source, or new bytes)
 
 
-Piece = memoryview | bytes
+Piece = tuple[int, int] | bytes  # a span of the source (copied as is), or new bytes
 
 
 def _length(pieces: list[Piece]) -> int:
-    return sum(len(p) for p in pieces)
+    return sum(p[1] - p[0] if isinstance(p, tuple) else len(p) for p in pieces)
+
+
+def _keep(pieces: list[Piece], a: int, b: int) -> None:
+    """Copy ``source[a:b]``: one span with the previous one when they touch."""
+    last = pieces[-1] if pieces else None
+    if isinstance(last, tuple) and last[1] == a:
+        pieces[-1] = (last[0], b)
+    else:
+        pieces.append((a, b))
 
 
 def _wrap(fnum: int, pieces: list[Piece]) -> list[Piece]:
@@ -225,20 +237,43 @@ def _wrap(fnum: int, pieces: list[Piece]) -> list[Piece]:
     return [_uvarint(fnum << 3 | 2) + _uvarint(_length(pieces)), *pieces]
 
 
+def _external(buf: memoryview, a: int, b: int) -> str | None:
+    """An initializer's external data file (its ``location``), None when its data is in the file."""
+    external = False
+    location = ""
+    for f, wt, _, va, vb in _spans(buf, a, b):
+        if f == _TENSOR_DATA_LOCATION and wt == 0:
+            external = va == 1
+        elif f == _TENSOR_EXTERNAL_DATA and wt == 2 and _first_string(buf, va, vb, 1) == "location":
+            for ef, ewt, _, ea, eb in _spans(buf, va, vb):
+                if ef == 2 and ewt == 2:
+                    location = _string(buf, ea, eb)
+    return location if external else None
+
+
 def _graph(buf: memoryview, pos: int, end: int, edit: GraphEdit, written: Written) -> list[Piece]:
-    produced: list[str] = []
+    produced = written.produced
     outputs: set[str] = set()
-    node_spans: list[tuple[int, int]] = []
+    nodes = 0
     for f, wt, _, va, vb in _spans(buf, pos, end):
         if wt != 2:
             continue
         if f == _GRAPH_NODE:
-            node_spans.append((va, vb))
+            nodes += 1
             for nf, nwt, _, na, nb in _spans(buf, va, vb):
                 if nf == _NODE_OUTPUT and nwt == 2 and nb > na:
                     produced.append(_string(buf, na, nb))
         elif f == _GRAPH_OUTPUT:
             outputs.add(_first_string(buf, va, vb, _VI_NAME))
+        elif f == _GRAPH_INITIALIZER:
+            where = _external(buf, va, vb)
+            if where is not None and where not in written.external:
+                written.external.append(where)
+    by_node: dict[int, dict[tuple[int, str, int], GraphEdit]] = {}
+    for k, e in edit.subgraphs.items():
+        if not 0 <= k[0] < nodes:
+            raise UsageError(f"no node at position {k[0]} in the graph to edit")
+        by_node.setdefault(k[0], {})[k] = e
     shapes = edit.shapes
     todo = {n: shapes[n] for n in produced if n in shapes and n not in outputs}
     pieces: list[Piece] = []
@@ -247,7 +282,7 @@ def _graph(buf: memoryview, pos: int, end: int, edit: GraphEdit, written: Writte
         new: bytes | None = None
         if wt == 2 and f == _GRAPH_NODE:
             node_pos += 1
-            subs = {k: e for k, e in edit.subgraphs.items() if k[0] == node_pos}
+            subs = by_node.get(node_pos)
             if subs:
                 pieces.extend(_wrap(_GRAPH_NODE, _node(buf, va, vb, node_pos, subs, written)))
                 continue
@@ -266,15 +301,12 @@ def _graph(buf: memoryview, pos: int, end: int, edit: GraphEdit, written: Writte
             elif f == _GRAPH_VALUE_INFO and name in outputs and name in shapes:
                 continue  # a graph output listed in value_info too: its declared type is what counts
         if new is None:
-            pieces.append(buf[fs:vb])
+            _keep(pieces, fs, vb)
         else:
             pieces.append(_ld(f, new))
     for name, shape in todo.items():
         pieces.append(_ld(_GRAPH_VALUE_INFO, _value_info(name, shape)))
         written.value_info.append(name)
-    missing = [k for k in edit.subgraphs if not 0 <= k[0] < len(node_spans)]
-    if missing:
-        raise UsageError(f"no node at position {missing[0][0]} in the graph to edit")
     return pieces
 
 
@@ -289,7 +321,7 @@ def _node(
             if any(k[1] == name for k in subs):
                 pieces.extend(_wrap(_NODE_ATTRIBUTE, _attribute(buf, va, vb, node_pos, name, subs, written, seen)))
                 continue
-        pieces.append(buf[fs:vb])
+        _keep(pieces, fs, vb)
     left = set(subs) - seen
     if left:
         k = min(left)
@@ -320,7 +352,7 @@ def _attribute(
                 w = written.subgraphs.setdefault(key, Written())
                 pieces.extend(_wrap(f, _graph(buf, va, vb, sub, w)))
                 continue
-        pieces.append(buf[fs:vb])
+        _keep(pieces, fs, vb)
     return pieces
 
 
@@ -337,7 +369,7 @@ def _model(
         if f == _MODEL_METADATA and wt == 2 and replace_prefix:
             if _first_string(buf, va, vb, 1).startswith(replace_prefix):
                 continue
-        pieces.append(buf[fs:vb])
+        _keep(pieces, fs, vb)
     if graphs != 1:
         raise ModelLoadError("not an ONNX model (no graph found)" if not graphs else "more than one graph field")
     for k, v in metadata.items():
@@ -347,6 +379,40 @@ def _model(
 
 # ---------------------------------------------------------------------------
 # entry point
+
+_BIG = 1 << 20  # spans of the source from this size on are copied by the kernel (sendfile), not through Python
+
+
+def _emit(fd: int, buf: memoryview, pieces: list[Piece], src_fd: int | None) -> None:
+    """Write the pieces to ``fd``: new bytes and small spans gathered in chunks, large spans of the
+    source file copied by the kernel where it can (as ``shutil.copyfile`` does)."""
+    chunk = bytearray()
+
+    def flush() -> None:
+        view = memoryview(chunk)
+        done = 0
+        while done < len(view):
+            done += os.write(fd, view[done:])
+        view.release()
+        chunk.clear()
+
+    for p in pieces:
+        if isinstance(p, bytes):
+            chunk += p
+        else:
+            a, b = p
+            if b - a >= _BIG and src_fd is not None and hasattr(os, "sendfile"):
+                flush()
+                while a < b:
+                    n = os.sendfile(fd, src_fd, a, b - a)
+                    if n <= 0:
+                        raise OSError("the source file ended early")
+                    a += n
+            else:
+                chunk += buf[a:b]
+        if len(chunk) >= _BIG:
+            flush()
+    flush()
 
 
 def write_annotated(
@@ -362,7 +428,7 @@ def write_annotated(
     it and moved over it at the end."""
     written = Written()
     if isinstance(source, bytes | bytearray | memoryview):
-        err = _write(memoryview(source), "<bytes>", out, edit, metadata or {}, replace_prefix, written)
+        err = _write(memoryview(source), None, "<bytes>", out, edit, metadata or {}, replace_prefix, written)
     else:
         path = os.fspath(source)
         try:
@@ -372,7 +438,7 @@ def write_annotated(
                 with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
                     mv = memoryview(mm)
                     try:
-                        err = _write(mv, path, out, edit, metadata or {}, replace_prefix, written)
+                        err = _write(mv, f.fileno(), path, out, edit, metadata or {}, replace_prefix, written)
                     finally:
                         mv.release()
         except FileNotFoundError:
@@ -388,6 +454,7 @@ def write_annotated(
 
 def _write(
     buf: memoryview,
+    src_fd: int | None,
     source: str,
     out: str | os.PathLike[str],
     edit: GraphEdit,
@@ -411,9 +478,8 @@ def _write(
     except OSError as exc:
         return UsageError(f"{target}: cannot write ({exc.strerror or exc})")
     try:
-        with os.fdopen(fd, "wb") as f:
-            for p in pieces:
-                f.write(p)
+        with os.fdopen(fd, "wb", buffering=0) as f:
+            _emit(f.fileno(), buf, pieces, src_fd)
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o666 & ~mask)

@@ -22,15 +22,22 @@ def render_annotate(result: Annotated, listing: bool = False) -> str:
         lines.append("  at " + ", ".join(f"{k}={v}" for k, v in plan.at.items()) + ": every dim an integer")
     lines.append(
         f"  {result.full} of {len(values)} values with a full shape ({symbolic} symbolic), "
-        f"{unset} dim{'s' if unset != 1 else ''} left unset; written in {result.seconds:.2f} s"
+        f"{unset} dim{'s' if unset != 1 else ''} left unset"
     )
     if plan.inputs:
         lines.append(
             "  inputs rewritten as analysed (--dim): " + ", ".join(f"{n}{v.text()}" for n, v in plan.inputs.items())
         )
-    if plan.unknown:
-        first = next(iter(plan.unknown.items()))
-        lines.append(f"  {len(plan.unknown)} values left as they were: {first[0]}: {first[1]}")
+    left = result.left
+    if left:
+        first = next(iter(left.items()))
+        lines.append(f"  {len(left)} values left as the file has them: {first[0]}: {first[1]}")
+    if result.moved_away_from_weights:
+        files = ", ".join(result.written.external[:3])
+        lines.append(
+            f"  note: the weights stay in external files next to the model ({files}), which {result.out} refers to "
+            "by relative path: keep it in the same folder"
+        )
     for name, what in plan.data.items():
         lines.append(f"  {name}: {what}")
     if listing:
@@ -58,7 +65,8 @@ def annotate_dict(result: Annotated) -> dict[str, Any]:
         "values": {v.name: {"dims": list(v.dims), "unset": list(v.why)} for v in result.values},
         "full": result.full,
         "inputs": {n: list(v.dims) for n, v in plan.inputs.items()},
-        "left": plan.unknown,
+        "left": result.left,
+        "external_data": result.written.external,
         "data": plan.data,
         "metadata": plan.metadata,
         "seconds": result.seconds,

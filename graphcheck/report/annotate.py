@@ -30,6 +30,7 @@ facts for the values inside bodies.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ GRAMMAR = (
     "an empty dim: not known (the value's doc_string says why); evaluator: graphcheck.symbolic.dimtext.evaluate"
 )
 Dim = int | str | None
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,21 @@ class Annotated:
     @property
     def full(self) -> int:
         return sum(v.full for v in self.values)
+
+    @property
+    def left(self) -> dict[str, str]:
+        """The graph's values whose rank graphcheck does not know, left as the file has them, with why."""
+        mine = set(self.written.produced) | set(self.written.outputs)
+        return {n: w for n, w in self.plan.unknown.items() if n in mine}
+
+    @property
+    def moved_away_from_weights(self) -> bool:
+        """The model keeps its weights in external files and was written to another folder: the
+        relative paths it refers to them by no longer lead to them."""
+        if not self.written.external or self.source.startswith("<"):
+            return False
+        here = os.path.dirname(os.path.abspath(self.source))
+        return here != os.path.dirname(os.path.abspath(self.out))
 
 
 # ---------------------------------------------------------------------------
@@ -245,6 +262,9 @@ def _dim(
     s1 = e.as_sym()
     if s1 is not None:
         return s1.name, ""  # an input's own name, whatever characters it holds
+    odd = sorted(s.name for s in e.symbols() if not _NAME.fullmatch(s.name))
+    if odd:
+        return None, f"{e} reads the dim {odd[0]!r}, whose name is not a name of the grammar (rename it with --dim)"
     text = str(e)
     try:
         used = names(text)

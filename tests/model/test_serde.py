@@ -91,7 +91,8 @@ def test_external_data_references_are_kept_and_never_read(tmp_path: Path) -> Non
     onnx.save(_model(), src, save_as_external_data=True, location="w.bin", size_threshold=0)
     ref = {e.key: e.value for e in onnx.load(src, load_external_data=False).graph.initializer[0].external_data}
     os.rename(tmp_path / "w.bin", tmp_path / "w.bin.away")  # would fail if anything opened it
-    write_annotated(src, out, GraphEdit(SHAPES))
+    w = write_annotated(src, out, GraphEdit(SHAPES))
+    assert w.external == ["w.bin"] and w.produced == ["emb", "act", "y"]
     m = onnx.load(out, load_external_data=False)
     assert {e.key: e.value for e in m.graph.initializer[0].external_data} == ref
     os.rename(tmp_path / "w.bin.away", tmp_path / "w.bin")

@@ -153,3 +153,28 @@ def test_models_from_memory_and_second_runs(tmp_path: Path) -> None:
     # annotating an annotated file rewrites its entries in place: the same bytes
     assert (tmp_path / "once.onnx").read_bytes() == (tmp_path / "twice.onnx").read_bytes()
     assert (tmp_path / "once.onnx").read_bytes() == (tmp_path / "bytes.onnx").read_bytes()
+
+
+def test_input_names_that_are_not_identifiers(tmp_path: Path) -> None:
+    """An input's own dim name is written as is; an expression over a name the grammar cannot read
+    is left unset, saying why (never a guess)."""
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"]),
+        helper.make_node("Concat", ["x", "x"], ["b"], axis=1),
+    ]
+    m = make_model(nodes, {"x": ["batch", "past + 1"]}, ["a", "b"])
+    a = graphcheck.check(m).annotate(tmp_path / "n.onnx", model=m)
+    assert a.plan.shapes["a"].dims == ("batch", "past + 1")
+    assert a.plan.shapes["b"].dims == ("batch", None)
+    assert "the dim 'past + 1', whose name is not a name of the grammar" in a.plan.shapes["b"].why[0]
+
+
+def test_external_weights_written_elsewhere_are_flagged(tmp_path: Path) -> None:
+    (tmp_path / "here").mkdir()
+    (tmp_path / "there").mkdir()
+    src = tmp_path / "here" / "toy.onnx"
+    onnx.save(toy(), src, save_as_external_data=True, location="toy.bin", size_threshold=0)
+    r = graphcheck.check(src)
+    assert not r.annotate(tmp_path / "here" / "out.onnx").moved_away_from_weights
+    far = r.annotate(tmp_path / "there" / "out.onnx")
+    assert far.moved_away_from_weights and far.written.external == ["toy.bin"]
