@@ -22,9 +22,13 @@ The graph's inputs keep their dims, unless ``--dim`` changed them (``N=1`` fixes
 names an axis, or makes a fixed one symbolic): then the inputs are written as analysed, so every
 name in the file is an input's dim name. The model's ``metadata_props`` get the valid set, whether
 it is exact, the findings' codes, graphcheck's version and the grammar (``graphcheck.*``, replaced
-on a second run). Subgraph bodies (If/Loop/Scan) are not annotated yet: the writer takes an edit
-per body (:attr:`graphcheck.model.serde.GraphEdit.subgraphs`), to be filled once the engine gives
-facts for the values inside bodies.
+on a second run).
+
+Subgraph bodies (If/Loop/Scan) are not annotated yet, since the analysis does not follow them.
+The extension point: :attr:`Plan.bodies` holds a :class:`Body` per body (keyed by the node's
+position in the file and the attribute), which :func:`write` puts into that body
+(:attr:`graphcheck.model.serde.GraphEdit.subgraphs`); once the engine gives facts for the values
+inside a body, :meth:`Shaper.shape` turns each into its written shape, as for the main graph.
 """
 
 from __future__ import annotations
@@ -47,7 +51,18 @@ from graphcheck.symbolic.dimtext import DimSyntaxError, names
 from graphcheck.symbolic.expr import Expr, Sym, const, sym
 from graphcheck.version import __version__
 
-__all__ = ["ValueShape", "Plan", "Annotated", "plan", "annotate", "GRAMMAR", "METADATA_PREFIX"]
+__all__ = [
+    "ValueShape",
+    "Body",
+    "Plan",
+    "Shaper",
+    "Annotated",
+    "plan",
+    "annotate",
+    "write",
+    "GRAMMAR",
+    "METADATA_PREFIX",
+]
 
 METADATA_PREFIX = "graphcheck."
 GRAMMAR = (
@@ -76,10 +91,25 @@ class ValueShape:
         return "[" + ", ".join("?" if d is None else str(d) for d in self.dims) + "]"
 
 
+BodyKey = tuple[int, str, int]  # (the node's position in its graph's file order, attribute name, index)
+
+
+@dataclass(frozen=True)
+class Body:
+    """The values of one subgraph body (an If branch, a Loop or Scan body) and of the bodies nested in it."""
+
+    shapes: dict[str, ValueShape]
+    bodies: dict[BodyKey, Body] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Plan:
     """What is written: shapes of values (node outputs and graph outputs), rewritten inputs, data-dependent
-    names, values left alone (rank unknown, with why) and the metadata."""
+    names, values left alone (rank unknown, with why) and the metadata.
+
+    ``bodies``: the values of subgraph bodies, by node position and attribute (see
+    :class:`graphcheck.model.serde.GraphEdit`); :func:`plan` leaves it empty until the analysis
+    follows bodies (their values' facts would go through the same :class:`Shaper`)."""
 
     shapes: dict[str, ValueShape]
     inputs: dict[str, ValueShape]
@@ -87,12 +117,20 @@ class Plan:
     data: dict[str, str]
     metadata: dict[str, str]
     at: dict[str, int] = field(default_factory=dict)
+    bodies: dict[BodyKey, Body] = field(default_factory=dict)
 
     def edit(self) -> GraphEdit:
-        def ts(v: ValueShape) -> TensorShape:
-            return TensorShape(v.elem_type, v.dims, "; ".join(f"graphcheck: {w}" for w in v.why))
+        inputs = {n: _tensor_shape(v) for n, v in self.inputs.items()}
+        return _edit(Body(self.shapes, self.bodies), inputs)
 
-        return GraphEdit({n: ts(v) for n, v in self.shapes.items()}, {n: ts(v) for n, v in self.inputs.items()})
+
+def _tensor_shape(v: ValueShape) -> TensorShape:
+    return TensorShape(v.elem_type, v.dims, "; ".join(f"graphcheck: {w}" for w in v.why))
+
+
+def _edit(body: Body, inputs: Mapping[str, TensorShape] | None = None) -> GraphEdit:
+    subs = {k: _edit(b) for k, b in body.bodies.items()}
+    return GraphEdit({n: _tensor_shape(v) for n, v in body.shapes.items()}, dict(inputs or {}), subs)
 
 
 @dataclass(frozen=True)
@@ -230,50 +268,66 @@ def _known_for(analysis: Analysis, before: int | None) -> Assumptions:
     return known
 
 
-def _dim(
-    e: Expr,
-    known: Assumptions,
-    env: Mapping[Sym, Expr] | None,
-    opaque: _Opaque,
-    unnamed: Mapping[Sym, str],
-    allowed: frozenset[str],
-) -> tuple[Dim, str]:
-    """One dim as written, or None and why."""
-    if e.has_minmax() and known.sets:
+@dataclass(frozen=True)
+class Shaper:
+    """Turns facts into written shapes: what is known of the sizes (to read min/max under), the sizes
+    given with ``at``, the names of data-dependent sizes and the names a dim may read."""
+
+    known: Assumptions
+    env: Mapping[Sym, Expr] | None
+    opaque: _Opaque
+    unnamed: Mapping[Sym, str]
+    allowed: frozenset[str]
+
+    def shape(self, name: str, fact: Fact, elem_type: int) -> ValueShape:
+        """A value's shape as written (its fact's rank must be known)."""
+        assert fact.shape is not None
+        dims: list[Dim] = []
+        why: list[str] = []
+        for axis, d in enumerate(fact.shape):
+            v, w = self.dim(d)
+            dims.append(v)
+            if w:
+                why.append(f"axis {axis}: {w}")
+        return ValueShape(name, elem_type or fact.dtype, tuple(dims), tuple(why))
+
+    def dim(self, e: Expr) -> tuple[Dim, str]:
+        """One dim as written, or None and why."""
+        if e.has_minmax() and self.known.sets:
+            try:
+                e = simplify(e, self.known)
+            except TooComplex:
+                pass
+        for s in e.symbols():
+            if s in self.unnamed:
+                return None, self.unnamed[s]
+            if s.opaque and s not in self.opaque.names:
+                return None, self.opaque.why.get(s, "a size graphcheck does not know")
         try:
-            e = simplify(e, known)
-        except TooComplex:
-            pass
-    for s in e.symbols():
-        if s in unnamed:
-            return None, unnamed[s]
-        if s.opaque and s not in opaque.names:
-            return None, opaque.why.get(s, "a size graphcheck does not know")
-    try:
-        if env:
-            e = e.subs(env)
-        if e.has_opaque():
-            e = e.subs(opaque.names)
-    except TooComplex as exc:
-        return None, f"too large to write ({exc})"
-    if e.is_const:
-        v = e.value
-        return (v, "") if v >= 0 else (None, f"{v}: negative (no size is valid here)")
-    s1 = e.as_sym()
-    if s1 is not None:
-        return s1.name, ""  # an input's own name, whatever characters it holds
-    odd = sorted(s.name for s in e.symbols() if not _NAME.fullmatch(s.name))
-    if odd:
-        return None, f"{e} reads the dim {odd[0]!r}, whose name is not a name of the grammar (rename it with --dim)"
-    text = str(e)
-    try:
-        used = names(text)
-    except DimSyntaxError as exc:  # pragma: no cover - the printer writes the grammar
-        return None, f"not written: {exc}"
-    if not used <= allowed:
-        bad = sorted(used - allowed)[0]
-        return None, f"{text} reads {bad!r}, which is not an input's dim name of the grammar"
-    return text, ""
+            if self.env:
+                e = e.subs(self.env)
+            if e.has_opaque():
+                e = e.subs(self.opaque.names)
+        except TooComplex as exc:
+            return None, f"too large to write ({exc})"
+        if e.is_const:
+            v = e.value
+            return (v, "") if v >= 0 else (None, f"{v}: negative (no size is valid here)")
+        s1 = e.as_sym()
+        if s1 is not None:
+            return s1.name, ""  # an input's own name, whatever characters it holds
+        odd = sorted(s.name for s in e.symbols() if not _NAME.fullmatch(s.name))
+        if odd:
+            return None, f"{e} reads the dim {odd[0]!r}, whose name is not a name of the grammar (rename it with --dim)"
+        text = str(e)
+        try:
+            used = names(text)
+        except DimSyntaxError as exc:  # pragma: no cover - the printer writes the grammar
+            return None, f"not written: {exc}"
+        if not used <= self.allowed:
+            bad = sorted(used - self.allowed)[0]
+            return None, f"{text} reads {bad!r}, which is not an input's dim name of the grammar"
+        return text, ""
 
 
 def _at_env(report: Report, at: Mapping[str, int]) -> dict[Sym, int]:
@@ -318,6 +372,7 @@ def plan(report: Report, at: Mapping[str, int] | None = None) -> Plan:
         stop = r.order
         stop_why = f"past {r.node} ({r.op}), which graphcheck followed for part of the sizes only (not for {left})"
     known = NOTHING if report.solution.is_empty() else _known_for(analysis, stop)
+    shaper = Shaper(known, env, opaque, unnamed, allowed)
     produced: dict[str, int] = {}
     for i, node in enumerate(analysis.order):
         for o in node.outputs:
@@ -337,14 +392,7 @@ def plan(report: Report, at: Mapping[str, int] | None = None) -> Plan:
             why_all = tuple(f"axis {i}: {stop_why}" for i in range(len(f.shape)))
             shapes[name] = ValueShape(name, elem, (None,) * len(f.shape), why_all)
             continue
-        dims: list[Dim] = []
-        why: list[str] = []
-        for axis, d in enumerate(f.shape):
-            v, w = _dim(d, known, env, opaque, unnamed, allowed)
-            dims.append(v)
-            if w:
-                why.append(f"axis {axis}: {w}")
-        shapes[name] = ValueShape(name, elem, tuple(dims), tuple(why))
+        shapes[name] = shaper.shape(name, f, elem)
     inputs = {v.name: ValueShape(v.name, v.elem_type, renamed[v.name]) for v in graph.inputs if v.name in renamed}
     at_sizes = {s.name: v for s, v in given.items()}
     return Plan(shapes, inputs, unknown, opaque.data, _metadata(report, at_sizes, opaque.data), at_sizes)
@@ -382,12 +430,16 @@ def annotate(
 
     ``source`` is the model file (or its bytes); by default the file the report was made from.
     """
-    p = plan(report, at)
     src = source if source is not None else report.analysis.graph.source
     if isinstance(src, str) and src.startswith("<") and not os.path.exists(src):
         raise UsageError("the report was made from bytes or a ModelProto: pass the model (source=...) to annotate")
+    return write(plan(report, at), src, out)
+
+
+def write(p: Plan, source: str | os.PathLike[str] | bytes, out: str | os.PathLike[str]) -> Annotated:
+    """Write ``source`` to ``out`` as ``p`` says (its bodies too)."""
     t0 = time.perf_counter()
-    written = write_annotated(src, out, p.edit(), p.metadata, METADATA_PREFIX)
+    written = write_annotated(source, out, p.edit(), p.metadata, METADATA_PREFIX)
     seconds = time.perf_counter() - t0
-    name = src if isinstance(src, str) else os.fspath(src) if isinstance(src, os.PathLike) else "<bytes>"
+    name = source if isinstance(source, str) else os.fspath(source) if isinstance(source, os.PathLike) else "<bytes>"
     return Annotated(name, os.fspath(out), p, written, seconds)
