@@ -276,6 +276,7 @@ def _graph(buf: memoryview, pos: int, end: int, edit: GraphEdit, written: Writte
         by_node.setdefault(k[0], {})[k] = e
     shapes = edit.shapes
     todo = {n: shapes[n] for n in produced if n in shapes and n not in outputs}
+    done: set[str] = set()
     pieces: list[Piece] = []
     node_pos = -1
     for f, wt, fs, va, vb in _spans(buf, pos, end):
@@ -292,14 +293,15 @@ def _graph(buf: memoryview, pos: int, end: int, edit: GraphEdit, written: Writte
             shape = table.get(name)
             if shape is not None:
                 new = _rewrite_value_info(buf, va, vb, shape)
-                if new is not None:
-                    if f == _GRAPH_VALUE_INFO:
-                        del todo[name]
+                if f == _GRAPH_VALUE_INFO:
+                    del todo[name]  # rewritten in place, or not a tensor (a sequence...): left alone
+                    if new is not None:
                         written.value_info.append(name)
-                    elif f == _GRAPH_OUTPUT:
-                        written.outputs.append(name)
-            elif f == _GRAPH_VALUE_INFO and name in outputs and name in shapes:
-                continue  # a graph output listed in value_info too: its declared type is what counts
+                        done.add(name)
+                elif f == _GRAPH_OUTPUT and new is not None:
+                    written.outputs.append(name)
+            elif f == _GRAPH_VALUE_INFO and name in shapes and (name in outputs or name in done):
+                continue  # a graph output's (its declared type is what counts), or a second entry of a value
         if new is None:
             _keep(pieces, fs, vb)
         else:

@@ -70,6 +70,20 @@ def test_shapes_are_spliced_and_the_rest_kept(tmp_path: Path) -> None:
     assert [n.SerializeToString() for n in m.graph.node] == [n.SerializeToString() for n in src_m.graph.node]
 
 
+def test_duplicate_entries_are_folded(tmp_path: Path) -> None:
+    """A value listed twice in value_info, or a graph output listed there too (onnxruntime's tool
+    writes both), ends with one entry: the one written."""
+    m = _model()
+    m.graph.value_info.append(helper.make_tensor_value_info("emb", TensorProto.FLOAT, ["N", "stale", 3]))
+    m.graph.value_info.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, ["made_up"]))
+    src, out = tmp_path / "m.onnx", tmp_path / "out.onnx"
+    onnx.save(m, src)
+    write_annotated(src, out, GraphEdit(SHAPES))
+    g = onnx.load(out).graph
+    assert [vi.name for vi in g.value_info] == ["emb", "act"] and _dims(g.value_info[0]) == ["N", "L", 3]
+    assert _dims(g.output[0]) == ["N"]
+
+
 def test_nothing_to_write_gives_the_same_bytes(tmp_path: Path) -> None:
     src, out = tmp_path / "m.onnx", tmp_path / "out.onnx"
     onnx.save(_model(), src)
