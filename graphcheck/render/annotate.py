@@ -21,7 +21,7 @@ def render_annotate(result: Annotated, listing: bool = False) -> str:
     if plan.at:
         lines.append("  at " + ", ".join(f"{k}={v}" for k, v in plan.at.items()) + ": every dim an integer")
     lines.append(
-        f"  {result.full} of {len(values)} values with a full shape ({symbolic} symbolic), "
+        f"  {result.full} of {len(values) + len(result.left)} values with a full shape ({symbolic} symbolic), "
         f"{unset} dim{'s' if unset != 1 else ''} left unset"
     )
     if plan.inputs:
