@@ -7,6 +7,8 @@ committed zoo, in one run.
     python bench/annotate.py --speed               # + resnet152 and gpt2_48 (bench/models.py): time against a copy
     python bench/annotate.py --json bench/out/annotate.json
 
+Needs the `bench` extra (`pip install -e ".[test,bench]"`: onnx-shape-inference, sympy, onnxruntime).
+
 Each tool writes an annotated copy of the model, in a fresh subprocess (its time is taken around
 load, inference and save, after its imports), as a user would run it:
 
