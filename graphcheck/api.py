@@ -17,6 +17,7 @@ from graphcheck.report.fixes import Fix, input_size_fixes, suggest_fixes
 
 if TYPE_CHECKING:
     from graphcheck.model.load import ModelLike
+    from graphcheck.report.annotate import Annotated
     from graphcheck.report.deploy import DeployPlan
 
 __all__ = ["Report", "check"]
@@ -87,6 +88,29 @@ class Report(_core.Report):
         from graphcheck.render.deploy import render_emit
 
         return render_emit(self.deploy_plan(min=min, max=max, opt=opt), kind)
+
+    def annotate(
+        self,
+        out: str | os.PathLike[str],
+        *,
+        at: Mapping[str, int] | None = None,
+        model: ModelLike | None = None,
+    ) -> Annotated:
+        """Write the model to ``out`` with every value's exact shape (``graphcheck annotate``):
+        dims as integers, or as expressions over the inputs' dim names in the grammar of
+        :mod:`graphcheck.symbolic.dimtext`; with ``at``, integers at those sizes. The weights are
+        copied byte for byte, never parsed. ``model`` is the analysed model when the report was
+        made from bytes or an ``onnx.ModelProto`` (a path is read again by default)."""
+        from graphcheck.report.annotate import annotate
+
+        source: str | os.PathLike[str] | bytes | None
+        if model is None or isinstance(model, str | os.PathLike | bytes):
+            source = model
+        elif isinstance(model, bytearray | memoryview):
+            source = bytes(model)
+        else:  # an onnx.ModelProto: its bytes (the caller holds it in memory already)
+            source = model.SerializeToString()
+        return annotate(self, out, at, source)
 
     def __str__(self) -> str:
         """The text of ``graphcheck check``."""

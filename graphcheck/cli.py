@@ -183,6 +183,40 @@ def explain(
     raise typer.Exit(1 if ev.ok is False else 0)
 
 
+@app.command()
+def annotate(
+    model: Annotated[str, typer.Argument(help="Path to an .onnx model.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Where to write the annotated model (may be MODEL).")],
+    dim: DimOpt = None,
+    at: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--at", help="Write concrete sizes: L=5 (symbol name or input:axis). Repeatable.", metavar="NAME=INT"
+        ),
+    ] = None,
+    format: FormatOpt = Format.text,
+    list_: Annotated[bool, typer.Option("--list", help="List every value written, with its shape.")] = False,
+) -> None:
+    """Write every tensor's exact shape into the model (value_info, the outputs' shapes, metadata)."""
+    from graphcheck.report.annotate import AnnotateRefused
+
+    report = _load_report(model, dim)
+    try:
+        result = report.annotate(out, at=_sizes(at) if at else None, model=model)
+    except AnnotateRefused as exc:
+        typer.echo(f"graphcheck: not written: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if format is Format.json:
+        from graphcheck.render.annotate import annotate_dict
+
+        _emit(json.dumps(annotate_dict(result), indent=2))
+    else:
+        from graphcheck.render.annotate import render_annotate
+
+        _emit(render_annotate(result, listing=list_))
+    raise typer.Exit(1 if report.any_valid is False or report.fails_as_declared else 0)
+
+
 RequireOpt = Annotated[
     list[str] | None,
     typer.Option(
