@@ -80,7 +80,7 @@ __all__ = [
 
 CACHE_ENV = "GRAPHCHECK_CACHE_DIR"
 TIMEOUT_ENV = "GRAPHCHECK_CONVERT_TIMEOUT"
-DEFAULT_TIMEOUT = 300.0  # seconds per file, the framework's import included for the first one
+DEFAULT_TIMEOUT = 300  # seconds per file, the framework's import included for the first one
 CACHE_VERSION = 1
 WORKER = "graphcheck.frontends.convert"
 
@@ -326,7 +326,7 @@ def _timeout() -> float:
         value = float(raw) if raw else DEFAULT_TIMEOUT
     except ValueError:
         raise GraphcheckError(f"{TIMEOUT_ENV}={raw!r}: expected a number of seconds") from None
-    return value if value > 0 else DEFAULT_TIMEOUT
+    return value if value > 0 else float(DEFAULT_TIMEOUT)
 
 
 def _worker_command(jobs_file: str, indices: Sequence[int]) -> list[str]:

@@ -276,7 +276,10 @@ def test_gate_scans_a_directory_of_every_format_and_converts_nothing_twice(
         r = results[p.name]
         assert r["status"] == "fail" and r["valid"].startswith("signal_len >= 15"), r
         req = r["requirements"][0]
-        assert req["smallest_failing"]["signal_len"] == 9 and req["first_failure_layer"] in ("conv_a", "conv_b")
+        assert req["smallest_failing"]["signal_len"] == 9 and req["first_failure_layer"] == "conv_a"
+        # the axis in the framework's terms where the layer's class is known (a Conv1D's length)
+        axis = "length" if p.suffix in (".keras", ".h5") else "width (axis 3)"
+        assert req["first_failure"].endswith(f"] {axis}"), req["first_failure"]
     assert code == 1
 
 
@@ -298,6 +301,42 @@ def test_gate_runs_each_framework_once_for_a_scan(built: Built, monkeypatch: pyt
         ["pt2"],
     ]
     assert all(e.endswith(": stub converter") for e in errors.values()) and len(errors) == 5
+
+
+def test_a_keras_axis_saved_fixed_is_exported_dynamic_when_dims_name_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--dim signal:1=L`` on a model saved with ``Input((64, 1))``: which lengths would it accept?
+    The saved graph is converted as it is, then (the axis being fixed there) again with the axis
+    dynamic, as graphcheck.keras.check does. The converter is the Keras front end's export run here."""
+    import graphcheck.keras as gk
+    from graphcheck.frontends.contract import provenance_dict
+
+    inp = keras.Input((64, 1), name="signal")
+    x = keras.layers.Conv1D(8, 11, name="conv_a")(inp)
+    x = keras.layers.Conv1D(8, 5, strides=2, activation="relu", name="conv_b")(x)
+    model = keras.Model(inp, keras.layers.Dense(2, name="head")(keras.layers.GlobalAveragePooling1D()(x)))
+    path = tmp_path / "fixed.keras"
+    model.save(path)
+    asked: list[tuple[str, ...]] = []
+
+    def worker(jobs: Any, work: Path, timeout: float) -> dict[int, str]:
+        for i, job in enumerate(jobs):
+            asked.append(job.dynamic)
+            exported = gk.export(model, dynamic=job.dynamic)
+            onnx.save(exported.proto, work / f"{i}.onnx")
+            (work / f"{i}.json").write_text(json.dumps(provenance_dict(exported)))
+        return {}
+
+    monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(files, "_run_worker", worker)
+    assert files.check_file(path).valid == "any size   (batch: any >= 1)"
+    rep = files.check_file(path, ["signal:1=L"])
+    assert rep.valid == "L >= 15   (batch: any >= 1)"
+    assert layers_with(rep, "GC001") == [("conv_a", "Conv1D"), ("conv_b", "Conv1D")]
+    assert asked == [(), ("signal:1",)]
+    files.check_file(path, {"signal:1": "L"})
+    assert asked == [(), ("signal:1",)]  # both conversions cached
 
 
 # --------------------------------------------------------------------------- errors: one line, exit 2
