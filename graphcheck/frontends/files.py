@@ -41,6 +41,7 @@ nothing for it); the analysis and the front ends are imported when used.
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import json
 import os
@@ -203,14 +204,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "graphcheck"
 
 
+_writable: set[Path] = set()  # cache directories found writable in this process
+
+
 def _store() -> Path:
     """The directory converted files go to (created): the cache's ``converted/``; when it cannot be
     written, a temporary cache for this process and the processes it starts (the gate's ``-j``)."""
     target = cache_dir() / "converted"
+    if target in _writable:
+        return target
     try:
         target.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target, prefix=".probe-"):
             pass
+        _writable.add(target)
         return target
     except OSError:
         tmp = tempfile.mkdtemp(prefix="graphcheck-cache-")
@@ -227,22 +234,31 @@ def _hash_file(h: Any, path: str) -> None:
             h.update(chunk)
 
 
+_hashed: dict[tuple[str, int, int], str] = {}  # a file's hash by (path, mtime, size): the gate hashes twice
+
+
 def _content_hash(path: str) -> str:
     """SHA-256 of a file, or of a directory's files (relative paths and contents, in sorted order)."""
-    h = hashlib.sha256()
-    if os.path.isdir(path):
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames.sort()
-            for name in sorted(filenames):
-                full = os.path.join(dirpath, name)
-                rel = os.path.relpath(full, path).replace(os.sep, "/")
-                h.update(f"{len(rel)}:{rel}:{os.path.getsize(full)}:".encode())
-                _hash_file(h, full)
-    else:
-        _hash_file(h, path)
+    if not os.path.isdir(path):
+        st = os.stat(path)
+        memo = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
+        if memo not in _hashed:
+            h = hashlib.sha256()
+            _hash_file(h, path)
+            _hashed[memo] = h.hexdigest()
+        return _hashed[memo]
+    h = hashlib.sha256()  # a directory (a SavedModel)
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, path).replace(os.sep, "/")
+            h.update(f"{len(rel)}:{rel}:{os.path.getsize(full)}:".encode())
+            _hash_file(h, full)
     return h.hexdigest()
 
 
+@functools.cache
 def _versions(fmt: Format) -> dict[str, str]:
     from importlib import metadata
 
@@ -255,6 +271,7 @@ def _versions(fmt: Format) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def _code_hash() -> str:
     """graphcheck's conversion code (a changed converter never reuses an older conversion)."""
     h = hashlib.sha256()
