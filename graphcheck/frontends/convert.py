@@ -30,6 +30,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from graphcheck.errors import GraphcheckError
@@ -87,14 +88,7 @@ def _keras_file(path: str, dynamic: Sequence[str], opset: int | None) -> Exporte
     if not hasattr(model, "inputs") or not hasattr(model, "layers"):
         raise ValueError(f"keras.saving.load_model gave a {type(model).__name__}, not a model")
     exported = export(model, opset, dynamic)
-    return Exported(
-        exported.proto,
-        exported.info,
-        f"{exported.exporter}, after keras.saving.load_model",
-        exported.attempts,
-        exported.specialized,
-        exported.relaxed,
-    )
+    return replace(exported, exporter=f"{exported.exporter}, after keras.saving.load_model")
 
 
 def _tf_versions(tf: Any, tf2onnx: Any, opset: int) -> str:

@@ -351,9 +351,15 @@ def _worker_command(jobs_file: str, indices: Sequence[int]) -> list[str]:
 
 
 def _worker_env() -> dict[str, str]:
+    """The worker imports this graphcheck: its directory goes first on PYTHONPATH, unless it is the
+    interpreter's own site-packages (which must not come before the standard library)."""
+    import sysconfig
+
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent.parent)  # the directory holding this graphcheck
-    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    root = os.path.realpath(Path(__file__).resolve().parent.parent.parent)
+    site = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")}
+    if root not in site:
+        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return env
 
