@@ -88,7 +88,7 @@ def test_an_upward_import_inside_a_function_breaks_the_contract(tmp_path: Path) 
 def test_cold_paths_import_only_what_they_need() -> None:
     """At run time: `import graphcheck` and `graphcheck rule` load no onnx; a text check of an ONNX
     file loads neither the gate, MLflow, the SARIF/GitHub/JSON renderers, networkx, nor the
-    frontends beyond the format detection (graphcheck.frontends.files, the standard library only)."""
+    frontends beyond the format detection (graphcheck.frontends.files and .formats: the standard library only)."""
     code = (
         "import sys, graphcheck\n"
         "assert graphcheck.__version__\n"
@@ -103,7 +103,8 @@ def test_cold_paths_import_only_what_they_need() -> None:
         "'graphcheck.keras', 'graphcheck.torch', 'graphcheck.frontends', 'networkx', 'mlflow')))\n"
         "print(loaded)\n"
         # of the frontends, only the format detection (standard library only) for an ONNX file
-        "assert loaded == ['graphcheck.frontends', 'graphcheck.frontends.files', 'graphcheck.render.text'], loaded\n"
+        "assert loaded == ['graphcheck.frontends', 'graphcheck.frontends.files', 'graphcheck.frontends.formats', "
+        "'graphcheck.render.text'], loaded\n"
     )
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr

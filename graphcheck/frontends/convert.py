@@ -1,6 +1,6 @@
 """The conversion worker: model files of other frameworks to ONNX, run as ``python -m graphcheck.frontends.convert``.
 
-:mod:`graphcheck.frontends.files` starts it with a jobs file (a JSON list: ``format``, ``source``,
+:mod:`graphcheck.frontends.workers` starts it with a jobs file (a JSON list: ``format``, ``source``,
 the ``onnx`` and ``meta`` paths to write, ``dynamic`` axes, ``opset``) and the indices of the jobs to
 run. For each job it writes the converted model to ``onnx`` and what the report needs to ``meta``
 (the exporter, its attempts, the framework's layer names: :func:`~graphcheck.frontends.contract.provenance_dict`),

@@ -1,29 +1,13 @@
-"""Model files as users have them, recognized by their content: ONNX, or converted to ONNX first.
+"""Model files as users have them: what ``graphcheck check``, ``explain`` and ``gate`` analyse.
 
-=====================  ============================================  =====================  =========
-format                 recognized by                                 converted with         extra
-=====================  ============================================  =====================  =========
-ONNX                   anything else (the ONNX loader decides)       (read as it is)        (none)
-Keras 3 ``.keras``     a zip with ``config.json`` and                ``keras.saving.load_   ``keras``
-                       ``metadata.json``/``model.weights.h5``        model``, then the
-                                                                     Keras front end
-Keras ``.h5``          the HDF5 signature                            the same               ``keras``
-TF SavedModel          a directory with ``saved_model.pb``           tf2onnx (the serving   ``keras``
-                       (or that file itself)                         signature)
-TFLite ``.tflite``     the flatbuffer identifier ``TFL3``            tf2onnx's TFLite path  ``keras``
-torch.export ``.pt2``  a zip with ``archive_format`` = ``pt2``       ``torch.export.load``, ``torch``
-                                                                     then the dynamo
-                                                                     exporter
-=====================  ============================================  =====================  =========
+A file is recognized by its content (:mod:`graphcheck.frontends.formats`): ONNX is analysed as it
+is; a ``.keras``, ``.h5``, SavedModel, ``.tflite`` or ``.pt2`` file is converted to ONNX first, in a
+worker process under a time limit (:mod:`graphcheck.frontends.workers`, :mod:`graphcheck.frontends.convert`),
+and its report names the framework's layers and the converter (``report.exporter``).
 
-The extension plays no part in recognizing a file (a ``.bin`` holding a ``.keras`` archive is a Keras
-model); it only selects the candidates of a directory scan (:func:`model_files`).
-
-**Converting.** Each conversion runs in a worker process (``python -m graphcheck.frontends.convert``)
-under a time limit per file (``GRAPHCHECK_CONVERT_TIMEOUT`` seconds, default 300): a file that
-hangs or crashes the framework's loader is a one-line error, never a hung or crashed gate. One worker
-converts every file of a framework family in turn (TensorFlow is imported once for a directory of
-``.keras`` files); one that hangs or crashes is named and a new worker takes the files after it.
+:func:`check_file` gives the report; :func:`converted` the converted ONNX file and its layer names
+(for a command that needs the graph itself); :func:`prepare` converts many files at once (the gate's
+scans: one worker per framework for all of them).
 
 **Cache.** A converted file is kept by the SHA-256 of its content (a directory's: every file's path
 and content), the axes asked dynamic, and the versions of the converter (the framework's packages
@@ -31,11 +15,11 @@ and graphcheck's conversion code): a registry re-checked in CI converts each fil
 is ``$GRAPHCHECK_CACHE_DIR``, else the user's cache directory (``$XDG_CACHE_HOME/graphcheck`` or
 ``~/.cache/graphcheck``; ``~/Library/Caches/graphcheck`` on macOS, ``%LOCALAPPDATA%\\graphcheck\\Cache``
 on Windows), under ``converted/``. A file the converter rejects is remembered as its error too (not a
-timeout or a crash: those may be the machine's load). When the cache cannot be written, conversions
-go to a temporary directory for the process.
+timeout or a crash: those may be the machine's load). When the cache cannot be written, a temporary
+one serves the process and those it starts.
 
 Importing this module imports the standard library only (``graphcheck check model.onnx`` pays
-nothing for it); the analysis and the front ends are imported when used.
+nothing for it); the analysis, the workers and the front ends are imported when used.
 """
 
 from __future__ import annotations
@@ -45,147 +29,36 @@ import functools
 import hashlib
 import json
 import os
-import queue
 import shutil
-import signal
-import stat
-import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graphcheck.errors import GraphcheckError, ModelLoadError, UsageError
+from graphcheck.frontends.formats import FORMATS, H5, KERAS, Format, detect, model_files
 
 if TYPE_CHECKING:
     from graphcheck.api import Report
     from graphcheck.frontends.contract import Converted
+    from graphcheck.frontends.workers import Job
 
 __all__ = [
-    "Format",
-    "FORMATS",
-    "MODEL_SUFFIXES",
-    "detect",
-    "model_files",
+    "check_file",
     "converted",
     "prepare",
-    "check_file",
     "cache_dir",
+    "detect",
+    "model_files",
+    "Format",
+    "FORMATS",
     "CACHE_ENV",
-    "TIMEOUT_ENV",
-    "DEFAULT_TIMEOUT",
 ]
 
 CACHE_ENV = "GRAPHCHECK_CACHE_DIR"
-TIMEOUT_ENV = "GRAPHCHECK_CONVERT_TIMEOUT"
-DEFAULT_TIMEOUT = 300  # seconds per file, the framework's import included for the first one
 CACHE_VERSION = 1
-WORKER = "graphcheck.frontends.convert"
-
-
-@dataclass(frozen=True)
-class Format:
-    """A model format converted to ONNX before the analysis."""
-
-    key: str  # "keras", "h5", "savedmodel", "tflite", "pt2"
-    what: str  # "Keras 3 model": how the one-line errors name it
-    extra: str  # graphcheck's extra that installs the converter ("keras", "torch")
-    modules: tuple[str, ...]  # what the conversion imports
-    family: str  # "tf" or "torch": the formats one worker process converts
-    dists: tuple[str, ...]  # the distributions whose versions key the cache
-
-
-_TF_DISTS = ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx")
-KERAS = Format("keras", "Keras 3 model", "keras", ("tensorflow", "keras", "tf2onnx"), "tf", _TF_DISTS)
-H5 = Format("h5", "Keras .h5 model", "keras", ("tensorflow", "keras", "tf2onnx", "h5py"), "tf", _TF_DISTS)
-SAVEDMODEL = Format("savedmodel", "TensorFlow SavedModel", "keras", ("tensorflow", "tf2onnx"), "tf", _TF_DISTS)
-TFLITE = Format("tflite", "TensorFlow Lite model", "keras", ("tensorflow", "tf2onnx"), "tf", _TF_DISTS)
-PT2 = Format("pt2", "torch.export program", "torch", ("torch", "onnxscript"), "torch", ("torch", "onnxscript", "onnx"))
-FORMATS = {f.key: f for f in (KERAS, H5, SAVEDMODEL, TFLITE, PT2)}
-
-# a directory scan's candidates (each then recognized by its content); SavedModel directories too
-MODEL_SUFFIXES = (".onnx", ".keras", ".h5", ".hdf5", ".tflite", ".pt2")
-_SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
-_HDF5 = b"\x89HDF\r\n\x1a\n"
-_ZIP = b"PK\x03\x04"
-
-
-# --------------------------------------------------------------------------- recognizing a file
-
-
-def _is_saved_model_dir(path: str) -> bool:
-    return any(os.path.isfile(os.path.join(path, name)) for name in _SAVED_MODEL_FILES)
-
-
-def _zip_format(path: str) -> Format | None:
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-            top = {n for n in names if "/" not in n}
-            if "config.json" in top and ({"metadata.json", "model.weights.h5"} & top):
-                return KERAS
-            # torch.export.save: <archive name>/archive_format holding "pt2"
-            marker = next((n for n in names if n.rsplit("/", 1)[-1] == "archive_format"), None)
-            if marker is not None and z.getinfo(marker).file_size <= 64:
-                if z.read(marker).strip() == b"pt2":
-                    return PT2
-    except Exception:  # a damaged zip: not one of these (the ONNX loader gives today's error)
-        return None
-    return None
-
-
-def detect(path: str | os.PathLike[str]) -> tuple[Format, str] | None:
-    """The format of a model file or directory and the path to convert, by content; ``None`` for
-    ONNX and for anything not recognized (the ONNX loader reads it, or says in one line why not)."""
-    p = os.fspath(path)
-    try:
-        st = os.stat(p)
-    except OSError:
-        return None
-    if stat.S_ISDIR(st.st_mode):
-        return (SAVEDMODEL, p) if _is_saved_model_dir(p) else None
-    if not stat.S_ISREG(st.st_mode):
-        return None
-    if os.path.basename(p) in _SAVED_MODEL_FILES:  # the SavedModel's own graph file: its directory
-        return SAVEDMODEL, os.path.dirname(os.path.abspath(p))
-    try:
-        with open(p, "rb") as f:
-            head = f.read(8)
-    except OSError:
-        return None
-    if head.startswith(_HDF5):
-        return H5, p
-    if len(head) == 8 and head[4:8] == b"TFL3":  # a flatbuffer's file identifier, after the root offset
-        return TFLITE, p
-    if head.startswith(_ZIP):
-        fmt = _zip_format(p)
-        return (fmt, p) if fmt is not None else None
-    return None
-
-
-def model_files(directory: str | os.PathLike[str]) -> list[str]:
-    """A directory scan's models, sorted: files with a model suffix and SavedModel directories (not
-    descended into), below ``directory``."""
-    out: list[str] = []
-    root = os.fspath(directory)
-    if _is_saved_model_dir(root):
-        return [root]
-    for dirpath, dirnames, filenames in os.walk(root):
-        keep = []
-        for d in dirnames:
-            full = os.path.join(dirpath, d)
-            if _is_saved_model_dir(full):
-                out.append(full)
-            else:
-                keep.append(d)
-        dirnames[:] = keep
-        out.extend(os.path.join(dirpath, f) for f in filenames if f.lower().endswith(MODEL_SUFFIXES))
-    return sorted(out)
 
 
 # --------------------------------------------------------------------------- the cache
@@ -276,7 +149,7 @@ def _code_hash() -> str:
     """graphcheck's conversion code (a changed converter never reuses an older conversion)."""
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    for name in ("contract.py", "convert.py", "keras.py", "torch.py"):
+    for name in ("contract.py", "convert.py", "keras.py", "torch.py", "workers.py"):
         _hash_file(h, str(here / name))
     return h.hexdigest()
 
@@ -314,16 +187,6 @@ def _lookup(key: str) -> tuple[Path, dict[str, Any]] | None:
 # --------------------------------------------------------------------------- converting
 
 
-@dataclass(frozen=True)
-class _Job:
-    fmt: Format
-    source: str  # the user's path (for messages)
-    target: str  # what the converter reads (a SavedModel's directory)
-    key: str
-    dynamic: tuple[str, ...] = ()
-    opset: int | None = None
-
-
 def _installed(fmt: Format, source: str) -> None:
     """The one-line error naming the extra when the format's converter is not installed."""
     from importlib.util import find_spec
@@ -337,143 +200,29 @@ def _installed(fmt: Format, source: str) -> None:
             raise GraphcheckError(f"{source}: this is a {fmt.what}: pip install 'graphcheck[{fmt.extra}]'")
 
 
-def _timeout() -> float:
-    raw = os.environ.get(TIMEOUT_ENV, "")
-    try:
-        value = float(raw) if raw else DEFAULT_TIMEOUT
-    except ValueError:
-        raise GraphcheckError(f"{TIMEOUT_ENV}={raw!r}: expected a number of seconds") from None
-    return value if value > 0 else float(DEFAULT_TIMEOUT)
-
-
-def _worker_command(jobs_file: str, indices: Sequence[int]) -> list[str]:
-    return [sys.executable, "-m", WORKER, jobs_file, *map(str, indices)]
-
-
-def _worker_env() -> dict[str, str]:
-    """The worker imports this graphcheck: its directory goes first on PYTHONPATH, unless it is the
-    interpreter's own site-packages (which must not come before the standard library)."""
-    import sysconfig
-
-    env = dict(os.environ)
-    root = os.path.realpath(Path(__file__).resolve().parent.parent.parent)
-    site = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")}
-    if root not in site:
-        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return env
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-    except OSError:
-        pass
-    proc.wait()
-
-
-def _crash(code: int | None) -> str:
-    if code is not None and code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"the converter crashed on this file ({name})"
-    return f"the converter exited with status {code} on this file"
-
-
-def _pump(stream: Any, lines: queue.Queue[str | None]) -> None:
-    """The worker's report lines into ``lines``, then ``None`` at its end."""
-    for raw in stream:
-        lines.put(raw.decode("utf-8", "replace").strip())
-    lines.put(None)
-
-
-def _run_worker(jobs: Sequence[_Job], work: Path, timeout: float) -> dict[int, str]:
-    """Convert ``jobs`` in worker processes; the errors of those that hung or crashed, by index.
-
-    Each job's result is the worker's ``<i>.json`` (and ``<i>.onnx``) in ``work``; a worker reports
-    ``done <i>`` after each. A job with no report within ``timeout`` seconds of the one before it (of
-    the start, for the first) is killed with its worker; a new worker takes the jobs after it.
-    """
-    spec = [
-        {
-            "format": j.fmt.key,
-            "source": j.target,
-            "onnx": str(work / f"{i}.onnx"),
-            "meta": str(work / f"{i}.json"),
-            "dynamic": list(j.dynamic),
-            "opset": j.opset,
-        }
-        for i, j in enumerate(jobs)
-    ]
-    jobs_file = work / "jobs.json"
-    jobs_file.write_text(json.dumps(spec))
-    errors: dict[int, str] = {}
-    remaining = list(range(len(jobs)))
-    while remaining:
-        with open(work / "stderr.log", "wb") as err:
-            proc = subprocess.Popen(
-                _worker_command(str(jobs_file), remaining),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                env=_worker_env(),
-                start_new_session=os.name == "posix",
-            )
-        lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
-        stopped = None
-        for pos, i in enumerate(remaining):
-            try:
-                while True:
-                    line = lines.get(timeout=timeout)
-                    if line is None or line == f"done {i}":
-                        break
-            except queue.Empty:
-                _kill(proc)
-                errors[i] = f"the conversion did not finish within {timeout:g} s ({TIMEOUT_ENV})"
-                stopped = pos
-                break
-            if line is None:  # the worker died before reporting this job
-                errors[i] = _crash(proc.wait())
-                stopped = pos
-                break
-        if stopped is None:
-            proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
-            break
-        if proc.stdout is not None:
-            proc.stdout.close()
-        remaining = remaining[stopped + 1 :]
-    return errors
-
-
-def _convert(jobs: Sequence[_Job]) -> dict[str, str]:
+def _convert(jobs: Sequence[Job]) -> dict[str, str]:
     """Convert jobs into the cache, one worker per framework family at a time in parallel; the errors
     of those that failed, by cache key (a converter's own error is cached, a hang or a crash not)."""
+    from graphcheck.frontends import workers
+
     store = _store()
-    timeout = _timeout()
-    families: dict[str, list[_Job]] = {}
+    limit = workers.timeout()
+    families: dict[str, list[Job]] = {}
     for j in jobs:
         families.setdefault(j.fmt.family, []).append(j)
     errors: dict[str, str] = {}
 
-    def family(group: list[_Job]) -> None:
+    def family(group: list[Job]) -> None:
         try:
             _family(group)
         except Exception as exc:  # the machinery itself (a full disk): every file of the group says so
             for j in group:
                 errors.setdefault(j.key, f"the conversion failed ({type(exc).__name__}: {exc})")
 
-    def _family(group: list[_Job]) -> None:
+    def _family(group: list[Job]) -> None:
         work = Path(tempfile.mkdtemp(prefix=".work-", dir=store))
         try:
-            failed = _run_worker(group, work, timeout)
+            failed = workers.run(group, work, limit)
             for i, j in enumerate(group):
                 if i in failed:
                     errors[j.key] = failed[i]
@@ -501,15 +250,17 @@ def _convert(jobs: Sequence[_Job]) -> dict[str, str]:
     return errors
 
 
-def _job(path: str, fmt: Format, target: str, dynamic: Sequence[str] = (), opset: int | None = None) -> _Job:
-    return _Job(fmt, path, target, _key(fmt, target, dynamic, opset), tuple(sorted(dynamic)), opset)
+def _job(path: str, fmt: Format, target: str, dynamic: Sequence[str] = (), opset: int | None = None) -> Job:
+    from graphcheck.frontends.workers import Job
+
+    return Job(fmt, path, target, _key(fmt, target, dynamic, opset), tuple(sorted(dynamic)), opset)
 
 
 def prepare(paths: Iterable[str], opset: int | None = None) -> dict[str, str]:
     """Convert every not yet cached file among ``paths`` in as few worker processes as possible (the
     gate's scans: one TensorFlow import for a directory of ``.keras`` files); returns the one-line
     errors by path. ONNX files and unrecognized paths are left to the analysis."""
-    jobs: list[_Job] = []
+    jobs: list[Job] = []
     errors: dict[str, str] = {}
     for p in paths:
         found = detect(p)
@@ -533,7 +284,7 @@ def prepare(paths: Iterable[str], opset: int | None = None) -> dict[str, str]:
     return errors
 
 
-def _get(job: _Job) -> tuple[Path, dict[str, Any]]:
+def _get(job: Job) -> tuple[Path, dict[str, Any]]:
     """The job's converted file and meta data, from the cache or converted now; its error raised."""
     hit = _lookup(job.key)
     if hit is None:

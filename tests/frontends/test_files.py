@@ -38,7 +38,7 @@ from torch import nn  # noqa: E402
 
 import graphcheck  # noqa: E402
 from graphcheck.cli import main  # noqa: E402
-from graphcheck.frontends import files  # noqa: E402
+from graphcheck.frontends import files, formats, workers  # noqa: E402
 from graphcheck.report.report import Report  # noqa: E402
 
 KERAS_FORMATS = ("keras", "h5", "savedmodel", "tflite")
@@ -162,7 +162,7 @@ def test_formats_are_recognized_by_content_not_extension(built: Built, tmp_path:
             again = files.detect(other)
             assert again is not None and again[0].key == fmt
     pb = built.paths["savedmodel"] / "saved_model.pb"  # the SavedModel's graph file means its directory
-    assert files.detect(pb) == (files.SAVEDMODEL, str(built.paths["savedmodel"]))
+    assert files.detect(pb) == (formats.SAVEDMODEL, str(built.paths["savedmodel"]))
     for not_converted in (built.onnx["keras"], Path(graphcheck.__file__), built.dir):
         assert files.detect(not_converted) is None
     scanned = files.model_files(built.dir / "models")
@@ -186,7 +186,7 @@ def test_each_format_gives_the_onnx_routes_exact_statement(built: Built, fmt: st
     fam = family(fmt)
     dims = ADDRESS[fam]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(files, "_run_worker", _no_conversion)  # every answer comes from the module's cache
+        mp.setattr(workers, "run", _no_conversion)  # every answer comes from the module's cache
         rep = files.check_file(built.paths[fmt], dims)
         plain = files.check_file(built.paths[fmt])
     ref = graphcheck.check(built.onnx[fam], dims)
@@ -267,7 +267,7 @@ def test_cli_check_and_explain_name_the_layers_and_the_converter(
 def test_gate_scans_a_directory_of_every_format_and_converts_nothing_twice(
     built: Built, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(files, "_run_worker", _no_conversion)
+    monkeypatch.setattr(workers, "run", _no_conversion)
     code, out, _ = run_cli(capsys, "gate", str(built.dir / "models"), "-r", "signal_len in 9..4000", "-f", "json")
     results = {Path(r["model"]).name: r for r in json.loads(out)["results"]}
     assert set(results) == {p.name for p in built.paths.values()}
@@ -294,7 +294,7 @@ def test_gate_runs_each_framework_once_for_a_scan(built: Built, monkeypatch: pyt
             (work / f"{i}.json").write_text(json.dumps({"error": "stub converter"}))
         return {}
 
-    monkeypatch.setattr(files, "_run_worker", fake)
+    monkeypatch.setattr(workers, "run", fake)
     errors = files.prepare([str(p) for p in built.paths.values()])
     assert sorted(started) == [["keras", "h5", "savedmodel", "tflite"], ["pt2"]] or sorted(started) == [
         ["h5", "keras", "savedmodel", "tflite"],
@@ -329,7 +329,7 @@ def test_a_keras_axis_saved_fixed_is_exported_dynamic_when_dims_name_it(
         return {}
 
     monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setattr(files, "_run_worker", worker)
+    monkeypatch.setattr(workers, "run", worker)
     assert files.check_file(path).valid == "any size   (batch: any >= 1)"
     rep = files.check_file(path, ["signal:1=L"])
     assert rep.valid == "L >= 15   (batch: any >= 1)"
@@ -346,7 +346,7 @@ def test_a_keras_axis_saved_fixed_is_exported_dynamic_when_dims_name_it(
 def test_a_malformed_file_of_each_kind_is_a_one_line_error(
     built: Built, fmt: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(files, "_run_worker", _no_conversion)  # the converter's error is remembered
+    monkeypatch.setattr(workers, "run", _no_conversion)  # the converter's error is remembered
     path = str(built.bad[fmt])
     code, out, err = run_cli(capsys, "check", path)
     assert code == 2 and out == ""
@@ -393,7 +393,7 @@ def test_without_the_extra_one_line_names_it(
     monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / "empty-cache"))  # not converted yet
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == missing else real(name, *a))
-    monkeypatch.setattr(files, "_run_worker", _no_conversion)
+    monkeypatch.setattr(workers, "run", _no_conversion)
     path = str(built.paths[fmt])
     code, out, err = run_cli(capsys, "check", path)
     assert (code, out, err) == (2, "", f"graphcheck: error: {path}: {message}\n")
@@ -422,9 +422,10 @@ def test_a_hanging_or_crashing_conversion_is_one_error_and_the_rest_go_on(
     """The worker is killed at the time limit, or dies; the files after it get a new worker."""
     script = tmp_path / "fake_worker.py"
     script.write_text(FAKE_WORKER)
-    monkeypatch.setattr(files, "_worker_command", lambda jobs, idx: [sys.executable, str(script), jobs, *map(str, idx)])
+    command = lambda jobs, idx: [sys.executable, str(script), jobs, *map(str, idx)]
+    monkeypatch.setattr(workers, "worker_command", command)
     monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(files.TIMEOUT_ENV, "2")
+    monkeypatch.setenv(workers.TIMEOUT_ENV, "2")
     paths = []
     for name in ("a_hang", "b_crash", "c_plain"):
         p = tmp_path / f"{name}.tflite"
