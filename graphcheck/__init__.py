@@ -9,7 +9,7 @@
 Importing the package is cheap: ``check`` and ``Report`` (from :mod:`graphcheck.api`) are
 imported on first use, so ``graphcheck --version`` or ``graphcheck rule`` never load onnx.
 The layers, bottom to top: ``symbolic`` <- ``model`` <- ``infer`` <- ``report`` <- ``render``
-<- ``api`` <- ``keras``/``torch``/``gate`` <- ``cli`` (see README, "How it is built").
+<- ``api`` <- ``frontends`` <- ``keras``/``torch``/``jax``/``gate`` <- ``cli`` (see README, "How it is built").
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ search. The frontends (``graphcheck.keras``, ``graphcheck.torch``) and the gate 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from graphcheck.errors import UsageError
@@ -124,6 +124,7 @@ def check(
     dims: Mapping[str, int | str] | Sequence[str] | None = None,
     *,
     semantics: str = "spec",
+    progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Analyse a model: a path, serialized bytes, or an in-memory ``onnx.ModelProto``.
 
@@ -131,6 +132,7 @@ def check(
     fixed dimension symbolic ("which lengths would this model accept?"); the CLI's
     ``["N=1", "signal:1=L"]`` form is accepted too. ``semantics="ort"`` reproduces
     onnxruntime where it deviates from the ONNX spec (its pools truncate toward zero).
+    ``progress(done, total)`` is called as the analysis walks a long graph.
     """
     from graphcheck.infer.engine import analyze, parse_dims
     from graphcheck.model.load import load
@@ -145,4 +147,4 @@ def check(
         dmap = parse_dims(list(dims))
     graph = load(model)
     name = os.fspath(model) if isinstance(model, str | os.PathLike) else graph.source
-    return Report(analyze(graph, dmap, semantics), name)
+    return Report(analyze(graph, dmap, semantics, progress), name)

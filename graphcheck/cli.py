@@ -57,6 +57,7 @@ AtOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+MODEL_HELP = "A model: .onnx, .keras, .h5, a SavedModel directory, .tflite or .pt2 (recognized by content)."
 EMIT_KINDS = ("trtexec", "tensorrt-json", "triton", "torch-dynamic-shapes", "mlflow-signature")
 EmitOpt = Annotated[
     str | None,
@@ -85,13 +86,10 @@ def _progress(done: int, total: int) -> None:
 
 
 def _load_report(model: str, dim: list[str] | None) -> Report:
-    from graphcheck.api import Report
-    from graphcheck.infer.engine import analyze, parse_dims
-    from graphcheck.model.load import load
+    """ONNX, or a model file of another framework converted first (graphcheck.frontends.files)."""
+    from graphcheck.frontends.files import check_file
 
-    dims = parse_dims(dim or [])
-    graph = load(model)
-    return Report(analyze(graph, dims, progress=_progress), model)
+    return check_file(model, dim or [], progress=_progress)
 
 
 def _sizes(at: list[str] | None, flag: str = "--at") -> dict[str, int]:
@@ -112,7 +110,7 @@ def _emit(text: str) -> None:
 
 @app.command()
 def check(
-    model: Annotated[str, typer.Argument(help="Path to an .onnx model.")],
+    model: Annotated[str, typer.Argument(help=MODEL_HELP)],
     dim: DimOpt = None,
     at: AtOpt = None,
     format: FormatOpt = Format.text,
@@ -161,7 +159,7 @@ def check(
 
 @app.command()
 def explain(
-    model: Annotated[str, typer.Argument(help="Path to an .onnx model.")],
+    model: Annotated[str, typer.Argument(help=MODEL_HELP)],
     at: AtOpt = None,
     dim: DimOpt = None,
     format: FormatOpt = Format.text,
@@ -301,7 +299,7 @@ def _run_gate(
 ) -> list[dict[str, object]]:
     from functools import partial
 
-    from graphcheck.gate.decision import gate_path
+    from graphcheck.gate.decision import error_result, gate_path
     from graphcheck.gate.declared import declared_check
 
     check = partial(declared_check, declared) if declared is not None else None
@@ -330,6 +328,7 @@ def _run_gate(
 
     if promote is not None and not all(p.startswith("models:/") for p in paths):
         raise UsageError("--promote works with registered models (models:/NAME/VERSION)")
+    unconverted = _convert_first(paths)
     results: list[dict[str, object]] = []
     show = len(paths) > 1 and sys.stderr.isatty()
     if jobs > 1 and len(paths) > 1 and not any(p.startswith("models:/") for p in paths):
@@ -343,8 +342,9 @@ def _run_gate(
                     worker, p, require, dims, policy_path=policy, allow_unknown=allow_unknown, declared=check
                 ): p
                 for p in paths
+                if p not in unconverted
             }
-            done: dict[str, dict[str, object]] = {}
+            done: dict[str, dict[str, object]] = {p: error_result(p, e) for p, e in unconverted.items()}
             for i, fut in enumerate(as_completed(futs), 1):
                 done[futs[fut]] = fut.result()
                 if show:
@@ -354,10 +354,27 @@ def _run_gate(
         for i, p in enumerate(paths, 1):
             if show:
                 sys.stderr.write(f"\r[{i}/{len(paths)}] {p}\x1b[K")
-            results.append(one(p))
+            results.append(error_result(p, unconverted[p]) if p in unconverted else one(p))
     if show:
         sys.stderr.write("\r\x1b[K")
     return results
+
+
+def _convert_first(paths: list[str]) -> dict[str, str]:
+    """Model files of other frameworks converted before the gate runs, one worker per framework for
+    all of them (TensorFlow imported once per run); the one-line errors of those that failed."""
+    from graphcheck.frontends.files import detect, prepare
+
+    local = [p for p in paths if not p.startswith("models:/") and detect(p) is not None]
+    if not local:
+        return {}
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{len(local)} model file(s) of other frameworks: converting to ONNX where not cached\x1b[K")
+        sys.stderr.flush()
+    errors = prepare(local)
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\x1b[K")
+    return errors
 
 
 def _emit_gate(results: list[dict[str, object]], fmt: GateFormat) -> None:

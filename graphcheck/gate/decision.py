@@ -62,7 +62,7 @@ class GateResult:
 
 def _smallest_failure(report: Report, point: Mapping[str, int]) -> dict[str, str]:
     """Where the model first fails at a failing point: the layer/node, its condition with the numbers."""
-    from graphcheck.render.text import failure_detail, where_text
+    from graphcheck.render.text import failure_detail, what_text, where_text
 
     try:
         ev = report.at(point)
@@ -73,7 +73,7 @@ def _smallest_failure(report: Report, point: Mapping[str, int]) -> dict[str, str
         return {}
     lay = report.layers.of(r.node)
     return {
-        "where": f"{where_text(report, r.node, r.op)} {r.what}",
+        "where": f"{where_text(report, r.node, r.op)} {what_text(report, r.node, r.what)}",
         "detail": failure_detail(ev),
         "code": r.code,
         "node": r.node,
@@ -336,8 +336,8 @@ def gate_path(
     declared: DeclaredCheck | None = None,
 ) -> dict[str, object]:
     """Gate one model file with the policy's settings for it plus the given ones; never raises."""
-    from graphcheck.api import check
     from graphcheck.errors import GraphcheckError
+    from graphcheck.frontends.files import check_file
     from graphcheck.gate.policy import load_policy
     from graphcheck.gate.require import parse_requirement
 
@@ -346,7 +346,7 @@ def gate_path(
         policy = load_policy(policy_path)
         settings = policy.settings_for(name)
         specs = [parse_requirement(r) for r in (*settings.require, *requires)]
-        report = check(model, [*settings.dims, *dims])
+        report = check_file(model, [*settings.dims, *dims])
         report.name = name
         allow = settings.allow_unknown if allow_unknown is None else allow_unknown
         result = run_gate(
@@ -354,35 +354,33 @@ def gate_path(
         )
         return result_dict(result)
     except GraphcheckError as exc:
-        return {
-            "model": name,
-            "status": "error",
-            "error": str(exc),
-            "requirements": [],
-            "diagnostics": [],
-            "blocking": [],
-            "valid": None,
-            "symbols": [],
-            "note": "",
-        }
+        return error_result(name, str(exc))
     except Exception as exc:  # one bad file must not stop a batch
-        return {
-            "model": name,
-            "status": "error",
-            "error": f"internal error: {type(exc).__name__}: {exc}",
-            "requirements": [],
-            "diagnostics": [],
-            "blocking": [],
-            "valid": None,
-            "symbols": [],
-            "note": "",
-        }
+        return error_result(name, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def error_result(name: str, error: str) -> dict[str, object]:
+    """The result of a model that could not be gated (read, converted or analysed)."""
+    return {
+        "model": name,
+        "status": "error",
+        "error": error,
+        "requirements": [],
+        "diagnostics": [],
+        "blocking": [],
+        "valid": None,
+        "symbols": [],
+        "note": "",
+    }
 
 
 def expand_models(args: Sequence[str]) -> list[str]:
-    """Paths, directories (every *.onnx below) and globs; registry URIs (models:/...) kept as they are."""
+    """Paths, directories and globs; registry URIs (models:/...) kept as they are. A directory gives
+    every model file below it (.onnx, .keras, .h5, .tflite, .pt2) and every SavedModel directory."""
     import glob
     from pathlib import Path
+
+    from graphcheck.frontends.files import model_files
 
     out: list[str] = []
     for a in args:
@@ -391,7 +389,7 @@ def expand_models(args: Sequence[str]) -> list[str]:
             continue
         p = Path(a)
         if p.is_dir():
-            out.extend(sorted(str(x) for x in p.rglob("*.onnx")))
+            out.extend(model_files(p))
         elif any(ch in a for ch in "*?["):
             out.extend(sorted(glob.glob(a, recursive=True)))
         else:

@@ -112,6 +112,8 @@ def _strip_suffix(seg: str) -> str:
 
 
 def _keras_layer(name: str, known: Mapping[str, LayerInfo]) -> str:
+    if ";" in name:  # a TFLite op fused from several (conv, bias, relu) is named by all their tensors
+        name = next((part for part in name.split(";") if "/" in part), name)
     segs = name.split("/")
     while segs and segs[0] in ("StatefulPartitionedCall", "PartitionedCall", "model"):
         segs = segs[1:]

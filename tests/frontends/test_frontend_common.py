@@ -9,8 +9,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from graphcheck._frontend import RANGE_KEY, dim_name, rename_input_dims
 from graphcheck.errors import GraphcheckError
+from graphcheck.frontends.contract import RANGE_KEY, dim_name, rename_input_dims
 
 
 def test_importing_the_front_ends_imports_no_framework() -> None:

@@ -29,7 +29,7 @@ import onnx  # noqa: E402
 
 import graphcheck  # noqa: E402
 import graphcheck.jax as gj  # noqa: E402
-from graphcheck._frontend import FrontendReport  # noqa: E402
+from graphcheck.frontends.contract import FrontendReport  # noqa: E402
 
 
 class Block(nnx.Module):  # type: ignore[misc]

@@ -26,8 +26,8 @@ pytest.importorskip("tf2onnx")
 
 import graphcheck  # noqa: E402
 import graphcheck.keras as gk  # noqa: E402
-from graphcheck._frontend import Exported  # noqa: E402
 from graphcheck.errors import GraphcheckError  # noqa: E402
+from graphcheck.frontends.contract import Exported  # noqa: E402
 from graphcheck.report.fixes import Fix  # noqa: E402
 from graphcheck.report.report import Report  # noqa: E402
 

@@ -24,7 +24,7 @@ pytest.importorskip("tf2onnx")
 import numpy as np  # noqa: E402
 
 import graphcheck.keras as gk  # noqa: E402
-from graphcheck._frontend import FrontendReport  # noqa: E402
+from graphcheck.frontends.contract import FrontendReport  # noqa: E402
 
 layers = keras.layers
 

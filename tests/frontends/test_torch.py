@@ -30,8 +30,8 @@ from torch import nn  # noqa: E402
 
 import graphcheck  # noqa: E402
 import graphcheck.torch as gt  # noqa: E402
-from graphcheck._frontend import Exported  # noqa: E402
 from graphcheck.errors import GraphcheckError, UsageError  # noqa: E402
+from graphcheck.frontends.contract import Exported  # noqa: E402
 from graphcheck.report.fixes import Fix  # noqa: E402
 from graphcheck.report.report import Report  # noqa: E402
 

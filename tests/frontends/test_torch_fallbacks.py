@@ -31,7 +31,7 @@ from torch import nn  # noqa: E402
 from torch.export import Dim  # noqa: E402
 
 import graphcheck.torch as gt  # noqa: E402
-from graphcheck._frontend import FrontendReport  # noqa: E402
+from graphcheck.frontends.contract import FrontendReport  # noqa: E402
 
 
 class Net(nn.Module):

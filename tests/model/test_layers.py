@@ -26,6 +26,16 @@ def test_tf2onnx_scopes_map_to_keras_layers() -> None:
     assert lm.of("toy_1/conv_a_1/convolution") is conv_a
 
 
+def test_a_tflite_fused_op_is_named_by_its_first_scoped_tensor() -> None:
+    """tf2onnx's TFLite path names an op fused from a conv and its activation by all their tensors."""
+    from graphcheck.model.layers import _keras_layer
+
+    fused = "conv_stack_1/conv_b_1/Relu;conv_stack_1/conv_b_1/convolution/Squeeze;conv_stack_1/conv_b_1/convolution"
+    assert _keras_layer(fused, {}) == "conv_b"
+    assert _keras_layer("Relu;m_1/conv_b_1/convolution", {}) == "conv_b"  # the first part has no scope
+    assert _keras_layer("Relu;m_1/conv_b_1/convolution", {"conv_b": LayerInfo("Conv1D")}) == "conv_b"
+
+
 def test_live_keras_info_names_the_class() -> None:
     info = FrameworkInfo("keras", {"conv_a": LayerInfo("Conv1D", {"kernel_size": (7,)}), "conv_b": LayerInfo("Conv1D")})
     lm = layer_map(load(FIX / "toy.onnx"), info)

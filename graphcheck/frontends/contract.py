@@ -33,12 +33,12 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from graphcheck.api import Report
 from graphcheck.errors import GraphcheckError, UsageError
-from graphcheck.model.layers import FrameworkInfo
+from graphcheck.model.layers import FrameworkInfo, LayerInfo
 from graphcheck.report.diagnostics import Diagnostic, exporter_diagnostic
 
 if TYPE_CHECKING:
@@ -50,8 +50,14 @@ __all__ = [
     "Attempt",
     "Specialized",
     "Exported",
+    "Converted",
     "FrontendReport",
     "frontend_report",
+    "file_report",
+    "provenance_dict",
+    "converted_from_dict",
+    "rename_values",
+    "symbolic_axes",
     "fixed_asked_axes",
     "normalize_dims",
     "check_semantics",
@@ -250,6 +256,30 @@ def _apply(model: onnx.ModelProto, mapping: Mapping[str, str]) -> None:
                 p.value = sub(p.value)
 
 
+def rename_values(model: onnx.ModelProto, mapping: Mapping[str, str]) -> None:
+    """Rename graph values (inputs, outputs, node inputs/outputs, value infos) in place: ``old -> new``."""
+    if not mapping:
+        return
+    g = model.graph
+    for vis in (g.input, g.output, g.value_info):
+        for vi in vis:
+            vi.name = mapping.get(vi.name, vi.name)
+    for t in g.initializer:
+        t.name = mapping.get(t.name, t.name)
+    for node in g.node:
+        for i, name in enumerate(node.input):
+            if name in mapping:
+                node.input[i] = mapping[name]
+        for i, name in enumerate(node.output):
+            if name in mapping:
+                node.output[i] = mapping[name]
+
+
+def symbolic_axes(dims: Mapping[str, int | str]) -> list[str]:
+    """The ``input:axis`` keys that ``dims`` makes symbolic (exported as dynamic)."""
+    return [k for k, v in dims.items() if isinstance(v, str) and re.fullmatch(r".+:\d+", k)]
+
+
 def plain_value(v: object) -> object:
     """A configuration value as plain data: ints, floats, strings, bools, tuples of them, or None."""
     if v is None or isinstance(v, bool | int | float | str):
@@ -305,6 +335,60 @@ class Exported:
     relaxed: Mapping[str, str] = field(default_factory=dict)  # {"signal:2": "L"}: fixed axes analysed as symbols
 
 
+@dataclass(frozen=True, eq=False)
+class Converted:
+    """A model file of another framework converted to ONNX (:mod:`graphcheck.frontends.files`): the
+    converted file (in the conversion cache) and, as for :class:`Exported`, how it was made."""
+
+    path: str  # the converted ONNX file
+    source: str  # the user's file ("model.keras")
+    what: str  # "Keras 3 model"
+    info: FrameworkInfo
+    exporter: str
+    attempts: tuple[Attempt, ...] = ()
+    specialized: tuple[Specialized, ...] = ()
+    relaxed: Mapping[str, str] = field(default_factory=dict)
+
+
+def provenance_dict(exported: Exported) -> dict[str, object]:
+    """What :class:`Converted` needs besides the ONNX file, as JSON-ready data (the converter's output)."""
+    return {
+        "exporter": exported.exporter,
+        "attempts": [[a.exporter, a.outcome] for a in exported.attempts],
+        "specialized": [asdict(s) for s in exported.specialized],
+        "relaxed": dict(exported.relaxed),
+        "info": {
+            "framework": exported.info.framework,
+            "model_name": exported.info.model_name,
+            "layers": {name: [lay.kind, dict(lay.config)] for name, lay in exported.info.layers.items()},
+        },
+    }
+
+
+def _tuples(v: object) -> object:
+    """JSON's lists back into the tuples :func:`plain_value` makes."""
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
+
+
+def converted_from_dict(d: Mapping[str, Any], path: str, source: str, what: str) -> Converted:
+    """The inverse of :func:`provenance_dict`, for the converted file at ``path``."""
+    info = d["info"]
+    layers = {
+        str(name): LayerInfo(str(kind), {str(k): _tuples(v) for k, v in config.items()})
+        for name, (kind, config) in info["layers"].items()
+    }
+    return Converted(
+        path,
+        source,
+        what,
+        FrameworkInfo(str(info["framework"]), layers, str(info["model_name"])),
+        str(d["exporter"]),
+        tuple(Attempt(str(e), str(o)) for e, o in d["attempts"]),
+        tuple(Specialized(**s) for s in d["specialized"]),
+        {str(k): str(v) for k, v in d["relaxed"].items()},
+    )
+
+
 def fixed_asked_axes(proto: onnx.ModelProto, asked: Mapping[str, Mapping[int, str]]) -> dict[tuple[str, int], int]:
     """The axes asked to be dynamic that the exported graph has fixed: (input, axis) -> size."""
     out: dict[tuple[str, int], int] = {}
@@ -345,7 +429,7 @@ class FrontendReport(Report):
         analysis: Analysis,
         name: str = "",
         framework: FrameworkInfo | None = None,
-        exported: Exported | None = None,
+        exported: Exported | Converted | None = None,
     ) -> None:
         super().__init__(analysis, name, framework)
         self.exported = exported
@@ -396,3 +480,20 @@ def frontend_report(
     dmap = {**exported.relaxed, **normalize_dims(dims)}
     analysis = analyze(from_proto(exported.proto), dmap, semantics)
     return FrontendReport(analysis, exported.info.model_name, framework=exported.info, exported=exported)
+
+
+def file_report(
+    converted: Converted,
+    dims: Mapping[str, int | str] | Sequence[str] | None = None,
+    *,
+    semantics: str = "spec",
+    progress: Callable[[int, int], None] | None = None,
+) -> FrontendReport:
+    """The analysis of a converted model file, named after the user's file, in its layer names."""
+    from graphcheck.infer.engine import analyze
+    from graphcheck.model.load import load
+
+    check_semantics(semantics)
+    dmap = {**converted.relaxed, **normalize_dims(dims)}
+    analysis = analyze(load(converted.path), dmap, semantics, progress)
+    return FrontendReport(analysis, converted.source, framework=converted.info, exported=converted)
