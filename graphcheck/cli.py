@@ -183,7 +183,9 @@ def explain(
 
 @app.command()
 def annotate(
-    model: Annotated[str, typer.Argument(help="Path to an .onnx model.")],
+    model: Annotated[
+        str, typer.Argument(help=MODEL_HELP + " Another framework's file is written as its ONNX conversion.")
+    ],
     out: Annotated[str, typer.Option("--out", "-o", help="Where to write the annotated model (may be MODEL).")],
     dim: DimOpt = None,
     at: Annotated[
@@ -196,11 +198,13 @@ def annotate(
     list_: Annotated[bool, typer.Option("--list", help="List every value written, with its shape.")] = False,
 ) -> None:
     """Write every tensor's exact shape into the model (value_info, the outputs' shapes, metadata)."""
+    from graphcheck.frontends.files import converted
     from graphcheck.report.annotate import AnnotateRefused
 
     report = _load_report(model, dim)
+    conv = converted(model, dim or [])  # a Keras/TFLite/.pt2 file: its ONNX conversion is what is written
     try:
-        result = report.annotate(out, at=_sizes(at) if at else None, model=model)
+        result = report.annotate(out, at=_sizes(at) if at else None, model=conv.path if conv is not None else model)
     except AnnotateRefused as exc:
         typer.echo(f"graphcheck: not written: {exc}", err=True)
         raise typer.Exit(1) from None
