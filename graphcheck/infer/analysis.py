@@ -65,6 +65,10 @@ class Analysis:
     # control-flow bodies were laid out in the walk: facts there were set from the walk at the time,
     # so a resumed walk (graphcheck.infer.resume) analyses the changed graph afresh instead
     expanded: bool = False
+    # the walk's path condition (the sides of Ifs on the sizes it took) and the mode values it was
+    # given: what walking the model again the same way takes (graphcheck.infer.resume)
+    path: tuple[Cond, ...] = ()
+    values: tuple[tuple[str, int], ...] = ()
 
     @property
     def complete(self) -> bool:

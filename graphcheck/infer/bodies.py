@@ -19,9 +19,12 @@ from graphcheck.model.layers import BODY_NAME
 from graphcheck.symbolic.assume import Assumptions
 from graphcheck.symbolic.cond import Cond
 
-__all__ = ["ORIGINAL_NAME", "Expansion", "Laid", "Scope", "Split", "is_control", "lay_out"]
+__all__ = ["ORIGINAL_NAME", "PATH", "Expansion", "Laid", "Scope", "Split", "body_path", "is_control", "lay_out"]
 
 ORIGINAL_NAME = BODY_NAME  # meta key: a body node's name in its own graph
+# meta key: where a body node is in the model, "i/attr/j[/attr2/k...]": node i of the main graph,
+# its graph attribute attr, node j of that body (a change to the node goes back there: a fix)
+PATH = "graphcheck.path"
 
 
 class Split(Exception):
@@ -79,7 +82,15 @@ class Laid:
     rename: dict[str, str]  # the body's own names -> their names in the walk
 
 
-def lay_out(body: Graph, scope: str, label: str, next_index: Callable[[], int], functions: Graph) -> Laid:
+def body_path(node: Node, attr: str) -> str:
+    """Where a body of ``node`` is in the model: ``"3/then_branch"`` (node 3 of the main graph),
+    ``"3/then_branch/5/body"`` (node 5 of that branch), ... (see :data:`PATH`)."""
+    return f"{node.meta.get(PATH, node.index)}/{attr}"
+
+
+def lay_out(
+    body: Graph, scope: str, label: str, next_index: Callable[[], int], functions: Graph, path: str = ""
+) -> Laid:
     """``body``'s nodes with every name the body defines moved into ``scope`` (names it only reads
     stay: they come from the enclosing graphs), nested bodies' reads of those names renamed too."""
     if functions.functions:
@@ -91,11 +102,13 @@ def lay_out(body: Graph, scope: str, label: str, next_index: Callable[[], int], 
     facts = {rename[name]: tensor_fact(t) for name, t in body.initializers.items()}
     nodes: list[Node] = []
     get = rename.get
-    for n in body.nodes:
+    for j, n in enumerate(body.nodes):
         attrs = n.attrs
         if subgraphs(n):
             attrs = {k: _rename_free(v, rename) for k, v in n.attrs.items()}
         meta = {**n.meta, ORIGINAL_NAME: n.meta.get(ORIGINAL_NAME, n.name)}
+        if path:
+            meta[PATH] = f"{path}/{j}"
         ins = tuple([get(x, x) for x in n.inputs])
         outs = tuple([get(x, x) for x in n.outputs])
         nodes.append(Node(next_index(), label + n.name, n.op_type, n.domain, ins, outs, attrs, meta))

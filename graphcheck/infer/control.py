@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from graphcheck.infer.bodies import Expansion, Scope, Split, is_control, lay_out
+from graphcheck.infer.bodies import Expansion, Scope, Split, body_path, is_control, lay_out
 from graphcheck.infer.facts import UNKNOWN, Fact
 from graphcheck.infer.loops import expand_loop, expand_scan
 from graphcheck.infer.ops.control import INTERNAL
@@ -98,7 +98,9 @@ def _expand_if(
     outs: list[str] = []
     for label, sg in chosen:
         assert sg.body is not None
-        laid = lay_out(sg.body, f"{node.name}/{label}/", f"{label} of {node.name}: ", next_index, functions)
+        laid = lay_out(
+            sg.body, f"{node.name}/{label}/", f"{label} of {node.name}: ", next_index, functions, body_path(node, label)
+        )
         body_nodes.extend(laid.nodes)
         body_facts.update(laid.facts)
         outs.extend(laid.rename.get(o, o) for o in sg.outputs)

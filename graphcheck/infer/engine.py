@@ -46,7 +46,7 @@ from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, AnyOf, Cond, all_of, ge
 from graphcheck.symbolic.expr import Expr, const, sym
 from graphcheck.symbolic.intset import IntSet
 
-__all__ = ["Analysis", "Case", "INCOMPLETE_CODES", "Step", "analyze", "parse_dims"]
+__all__ = ["Analysis", "Case", "INCOMPLETE_CODES", "Split", "Step", "analyze", "parse_dims", "walk_once"]
 
 T = TypeVar("T")
 
@@ -530,7 +530,22 @@ def _analyze(
         known=walk.known,
         cond_cache=walk.cond_cache,
         expanded=expanded,
+        path=path,
+        values=tuple(sorted((values or {}).items())),
     )
+
+
+def walk_once(
+    graph: Graph,
+    dims: Mapping[str, int | str] | None,
+    semantics: str,
+    path: tuple[Cond, ...] = (),
+    values: Mapping[str, int] | None = None,
+) -> Analysis:
+    """One walk of the model under a path condition and mode values (an analysis' ``path`` and
+    ``values``: the same walk again, under other semantics or with a node changed). Raises
+    :class:`graphcheck.infer.control.Split` when an If on the sizes is not decided on that path."""
+    return no_gc(lambda: _analyze(graph, dims, semantics, None, path, values))
 
 
 def valued(f: Fact, v: int) -> Fact:

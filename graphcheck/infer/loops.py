@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from graphcheck.infer.bodies import Expansion, Scope, lay_out
+from graphcheck.infer.bodies import Expansion, Scope, body_path, lay_out
 from graphcheck.infer.facts import UNKNOWN, Fact
 from graphcheck.infer.ops._shapeutil import simplify
 from graphcheck.infer.ops.control import INTERNAL
@@ -56,7 +56,9 @@ def expand_loop(node: Node, scope: Scope) -> Expansion | None:
     n_scan = len(sg.outputs) - 1 - n_carried
     if len(node.outputs) > n_carried + n_scan:
         return None
-    laid = lay_out(sg.body, f"{node.name}/body/", f"body of {node.name}: ", scope.next_index, scope.model)
+    laid = lay_out(
+        sg.body, f"{node.name}/body/", f"body of {node.name}: ", scope.next_index, scope.model, body_path(node, "body")
+    )
     ins = [laid.rename.get(x, x) for x in sg.inputs]
     outs = [laid.rename.get(x, x) for x in sg.outputs]
     inits = [scope.facts.get(x, UNKNOWN) if x else UNKNOWN for x in node.inputs[2:]]
@@ -356,7 +358,9 @@ def expand_scan(node: Node, scope: Scope) -> Expansion | None:
         return None
     states = [scope.facts.get(x, UNKNOWN) for x in node.inputs[:n_states]]
     seqs = [scope.facts.get(x, UNKNOWN) for x in node.inputs[n_states:]]
-    laid = lay_out(sg.body, f"{node.name}/body/", f"body of {node.name}: ", scope.next_index, scope.model)
+    laid = lay_out(
+        sg.body, f"{node.name}/body/", f"body of {node.name}: ", scope.next_index, scope.model, body_path(node, "body")
+    )
     ins = [laid.rename.get(x, x) for x in sg.inputs]
     outs = [laid.rename.get(x, x) for x in sg.outputs]
     facts: dict[str, Fact] = dict(laid.facts)

@@ -18,9 +18,11 @@ import bisect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from graphcheck.infer.bodies import PATH
 from graphcheck.infer.engine import (
     Analysis,
     Fresh,
+    Split,
     Stopped,
     Walk,
     analyze,
@@ -28,9 +30,10 @@ from graphcheck.infer.engine import (
     no_gc,
     run_step,
     shape_like,
+    walk_once,
 )
 from graphcheck.infer.facts import Fact, Note, Requirement, tensor_fact
-from graphcheck.model.ir import Graph, Node, TensorData
+from graphcheck.model.ir import AttrValue, Graph, Node, SubGraph, TensorData
 from graphcheck.symbolic.assume import Assumptions
 from graphcheck.symbolic.cond import Cond
 from graphcheck.symbolic.expr import Expr
@@ -137,10 +140,45 @@ def reanalyze(
     return result
 
 
+def _again(base: Analysis, graph: Graph, semantics: str) -> Analysis:
+    """``graph`` walked as ``base`` was (its path condition and mode values): one walk when that
+    path decides every If on the sizes again, else the whole analysis (its cases merged)."""
+    if base.cases or base.variants:
+        return analyze(graph, base.dims, semantics)
+    try:
+        return walk_once(graph, base.dims, semantics, base.path, dict(base.values))
+    except Split:
+        return analyze(graph, base.dims, semantics, values=dict(base.values) or None)
+
+
 def _changed_graph(base: Analysis, nodes: Mapping[int, Node], initializers: Mapping[str, TensorData]) -> Graph:
+    """The base's graph with the changed nodes put back: a node of the main graph by its index, a
+    node of a control-flow body at its place in the body (its attributes changed, nothing else)."""
     inits = dict(base.graph.initializers)
     inits.update(initializers)
-    return replace(base.graph, nodes=[nodes.get(n.index, n) for n in base.graph.nodes], initializers=inits)
+    top = {i: n for i, n in nodes.items() if PATH not in n.meta}
+    graph_nodes = [top.get(n.index, n) for n in base.graph.nodes]
+    for n in nodes.values():
+        where = n.meta.get(PATH)
+        if where is not None:
+            parts = where.split("/")
+            i = int(parts[0])
+            graph_nodes[i] = _with_body_node(graph_nodes[i], parts[1:], n.attrs)
+    return replace(base.graph, nodes=graph_nodes, initializers=inits)
+
+
+def _with_body_node(node: Node, path: list[str], attrs: Mapping[str, AttrValue]) -> Node:
+    """``node`` with the body node at ``path`` (attribute, index, attribute, index, ...) given
+    ``attrs``."""
+    attr, j = path[0], int(path[1])
+    sg = node.attrs.get(attr)
+    if not isinstance(sg, SubGraph) or sg.body is None or not 0 <= j < len(sg.body.nodes):
+        return node
+    body_nodes = list(sg.body.nodes)
+    inner = body_nodes[j]
+    body_nodes[j] = _with_body_node(inner, path[2:], attrs) if len(path) > 2 else replace(inner, attrs=attrs)
+    new_sg = replace(sg, body=replace(sg.body, nodes=body_nodes))
+    return replace(node, attrs={**node.attrs, attr: new_sg})
 
 
 def _afresh(
@@ -153,7 +191,7 @@ def _afresh(
     """The changed graph analysed from scratch (an analysis whose walk laid out control-flow
     bodies: an If may take another branch, a loop run another number of times). ``stop`` is asked
     of every condition and note: None when one stops it."""
-    a = analyze(_changed_graph(base, nodes, initializers), base.dims, semantics or base.semantics)
+    a = _again(base, _changed_graph(base, nodes, initializers), semantics or base.semantics)
     items: list[Requirement | Note] = [*a.requirements, *a.notes]
     if stop is not None and any(stop(x) for x in items):
         return None
@@ -173,7 +211,7 @@ def with_semantics(base: Analysis, semantics: str) -> Analysis:
     if semantics == base.semantics:
         return base
     if base.expanded or base.variants or base.cases:
-        return analyze(base.graph, base.dims, semantics)
+        return _again(base, base.graph, semantics)
     fusable = fusable_ranges(base.graph, base.order) if semantics == "ort" else {}
     forced = {pos for pos, step in enumerate(base.steps) if step.reads_semantics}
     idx = _index(base)
@@ -212,6 +250,8 @@ class Trials:
 
     def position(self, node_index: int) -> int | None:
         """Where the node with this index is in the base's walk."""
+        if self.base.expanded:  # walked afresh for every candidate: no index of its steps is kept
+            return next((p for p, n in enumerate(self.base.order) if n.index == node_index), None)
         return _index(self.base).position.get(node_index)
 
 

@@ -96,6 +96,34 @@ def test_if_on_the_sizes_splits_into_cases() -> None:
     assert ev.first_failure is not None and ev.first_failure.node == "then_branch of parity: conv5"
 
 
+def test_fixes_inside_a_branch_are_verified_and_run() -> None:
+    """At L = 4 the even branch's 5-wide conv fails: the fixes change that conv inside its branch
+    (verified by walking the changed model again in that case), and each, applied to the model,
+    runs in onnxruntime at L = 4."""
+    from onnx import numpy_helper
+
+    m = _parity_if()
+    r = graphcheck.check(m)
+    fixes = r.fixes({"N": 1, "L": 4})
+    layer = [f for f in fixes if f.node == "then_branch of parity: conv5"]
+    assert {f.param for f in layer} == {"kernel_shape", "padding"}, fixes
+    changed = []
+    for f in layer:
+        fixed = onnx.ModelProto()
+        fixed.CopyFrom(m)
+        branch = next(a.g for a in fixed.graph.node[-1].attribute if a.name == "then_branch")
+        conv = next(n for n in branch.node if n.name == "conv5")
+        del conv.attribute[:]
+        for k, v in f.onnx_attrs.items():
+            conv.attribute.append(helper.make_attribute(k, v))
+        if f.weight_dims is not None:
+            w = next(t for t in fixed.graph.initializer if t.name == "w5")
+            w.CopyFrom(numpy_helper.from_array(np.ones(f.weight_dims, np.float32), "w5"))
+        changed.append(fixed)
+    res = probe_many([(x, [{"x": (1, 4, 4)}]) for x in changed])
+    assert all(got[0].nonempty for got in res), [f.text for f in layer]
+
+
 def _squeeze_if() -> onnx.ModelProto:
     """x[N, D] -> If(D == 1) {Squeeze axis 1 -> [N] | Identity -> [N, D]} -> MatMul(w[4, 3]):
     a vector needs N = 4, a matrix D = 4. Valid: (D = 1 and N = 4) or D = 4."""
