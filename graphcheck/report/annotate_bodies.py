@@ -108,6 +108,10 @@ def _bodies(
     what the walk put before their names (``then_branch of N: ``), ``outer`` the walk names of the
     values the enclosing bodies define, ``top`` the walk name of the outermost control node."""
     out: dict[BodyKey, Body] = {}
+    named: dict[str, int] = {}
+    for node in nodes:
+        if not node.domain and node.op_type in CONTROL_ATTRS:
+            named[node.name] = named.get(node.name, 0) + 1
     for p, node in enumerate(nodes):
         attrs = CONTROL_ATTRS.get(node.op_type) if not node.domain else None
         if attrs is None:
@@ -118,6 +122,11 @@ def _bodies(
             if not isinstance(sg, SubGraph) or sg.body is None:
                 continue
             where = f"{attr} of {name}"
+            if named[node.name] > 1:  # the walk names a body's values after its node: two are one
+                skipped[f"{where} (node {p})"] = (
+                    f"not written: {named[node.name]} control-flow nodes are named {node.name!r}"
+                )
+                continue
             followed = [w for w in walks if attr in w.ends.get(name, (0, frozenset()))[1]]
             if not followed:
                 skipped[where] = _why_not(node, name, attr, walks)

@@ -196,3 +196,39 @@ def test_a_body_plan_made_by_hand_is_written(tmp_path: Path) -> None:
     out = onnx.load(str(tmp_path / "out.onnx"))
     body = next(x.g for x in out.graph.node[2].attribute if x.name == "then_branch")
     assert body.output[0].type.tensor_type.shape.dim[0].dim_value == 7
+
+
+def test_at_sizes_write_the_branch_taken_there(tmp_path: Path) -> None:
+    """torch.cond on the parity of L (a case per side): at L = 6 the even branch, in integers; the
+    other branch is not taken there, and says so."""
+    src = Path(__file__).resolve().parents[2] / "fixtures" / "zoo" / "models" / "torch_cond_size.onnx"
+    r = graphcheck.check(src, {"x:2": "L"})
+    p = r.annotate(tmp_path / "all.onnx").plan
+    assert p.bodies[(4, "then_branch", 0)].shapes["conv1d"].dims == (2, 4, "L - 4")  # from the case L % 2 == 0
+    assert p.bodies[(4, "else_branch", 0)].shapes["conv1d_2"].dims == (2, 4, "L - 2")  # from the other
+    at = r.annotate(tmp_path / "at.onnx", at={"L": 6}).plan
+    assert list(at.bodies) == [(4, "then_branch", 0)] and at.bodies[(4, "then_branch", 0)].shapes["conv1d"].dims == (
+        2,
+        4,
+        2,
+    )
+    assert at.not_followed == {
+        "else_branch of node_cond__0": "not taken at the sizes given (taken where they are otherwise)"
+    }
+
+
+def test_two_control_nodes_of_one_name_are_not_written(tmp_path: Path) -> None:
+    """The walk names a body's values after its node: two Ifs named alike cannot be told apart."""
+    m = _if_model()
+    twin = onnx.NodeProto()
+    twin.CopyFrom(m.graph.node[2])
+    twin.output[0] = "y2"
+    for n in (m.graph.node[2], twin):
+        n.name = "same"
+    m.graph.node.append(twin)
+    m.graph.output.append(helper.make_tensor_value_info("y2", F, None))
+    src = tmp_path / "twins.onnx"
+    onnx.save(m, src)
+    p = graphcheck.check(src).annotate(tmp_path / "out.onnx").plan
+    assert p.bodies == {} and len(p.not_followed) == 4
+    assert p.not_followed["then_branch of same (node 3)"] == "not written: 2 control-flow nodes are named 'same'"
