@@ -2,7 +2,11 @@
 model passes ``onnx.checker.check_model`` (with its shape inference), loads and runs in
 onnxruntime, and at valid sizes every written dim equals what onnxruntime produces, each node
 output exposed (symbolic dims evaluated by the grammar's own evaluator); with ``at``, every dim is
-that integer. Where graphcheck's answer is exact, every value gets a full shape."""
+that integer. Where graphcheck's answer is exact, every value gets a full shape.
+
+The values inside If/Loop/Scan bodies cannot be graph outputs: each body is instrumented to give
+every value's shape at every run of the body (each branch taken, each iteration) as an extra
+output (tests/annotate_probe.py), and every dim written inside a body is compared with each."""
 
 from __future__ import annotations
 
@@ -13,7 +17,19 @@ import pytest
 
 import graphcheck
 from graphcheck.symbolic.dimtext import evaluate
-from tests.annotate_probe import expose, node_outputs, run_exposed, sizes_by_name, subjects
+from tests.annotate_probe import (
+    body_declared,
+    body_mismatches,
+    body_nodes_outputs,
+    body_shapes,
+    expose,
+    expose_bodies,
+    node_outputs,
+    run_bodies,
+    run_exposed,
+    sizes_by_name,
+    subjects,
+)
 
 SUBJECTS = subjects(3)
 
@@ -123,3 +139,65 @@ def test_written_file_keeps_everything_else(name: str, tmp_path: Path) -> None:
         b.producer_name,
         list(b.opset_import),
     )
+
+
+CONTROL = (  # the zoo models with control flow (fixtures/zoo/zoo_control.py) and keras_crnn_gru's GRU loops
+    "optimum_whisper_merged",
+    "optimum_t5_merged",
+    "torch_cond_size",
+    "torch_cond_flag",
+    "keras_gru",
+    "keras_bilstm",
+    "vad_sample_rate",
+    "squeeze_if",
+    "scan_rnn",
+    "keras_crnn_gru",
+)
+BY_CASE = "differs by mode or control-flow case"
+
+
+def test_body_values_agree_with_onnxruntime(tmp_path: Path) -> None:
+    """Inside every followed body: a full shape on every value where the answer is exact (but the
+    dims that differ by mode or case, unset saying so), and at the probed sizes every written dim
+    equals what onnxruntime gives that value at every run of its body."""
+    subs = [s for s in SUBJECTS if s.name.split("/")[-1] in CONTROL]
+    assert len(subs) == len(CONTROL)
+    jobs, plans = [], []
+    for s in subs:
+        report = graphcheck.check(s.path)
+        out = tmp_path / f"{s.path.stem}.onnx"
+        a = report.annotate(out)
+        m = onnx.load(str(out))
+        decl = body_declared(m)
+        mine = {(tuple(k[:2] for k in b.path), v.name) for b in a.bodies for v in b.values}
+        assert mine <= set(decl), s.name
+        if report.exact:
+            for b in a.bodies:
+                short = [v for v in b.values if not v.full and not any(BY_CASE in w for w in v.why)]
+                assert not short, (s.name, b.where, short[:3])
+                assert all(BY_CASE in why for why in b.left.values()), (s.name, b.where, b.left)
+            left = {(tuple(k[:2] for k in b.path), n) for b in a.bodies for n in b.left}
+            short_decl = [
+                k for k in body_nodes_outputs(m) if k not in left and (decl.get(k) is None or None in decl[k])
+            ]
+            by_case = {(tuple(k[:2] for k in b.path), v.name) for b in a.bodies for v in b.values if not v.full}
+            assert all(k in by_case for k in short_decl), (s.name, short_decl[:3])
+        if not a.bodies:
+            continue
+        x = tmp_path / f"{s.path.stem}.bx.onnx"
+        ids = expose_bodies(out, x, {k for k in mine if decl[k] is not None})
+        jobs.append((x, s.probes))
+        plans.append((s, decl, ids, m))
+    observed = checked = 0
+    for (s, decl, ids, m), runs in zip(plans, run_bodies(jobs)):
+        seen: set = set()
+        for (shapes, _), rows in zip(s.probes, runs):
+            assert rows is not None, f"{s.name}: onnxruntime fails at a valid size {shapes}"
+            got = body_shapes(rows, ids)
+            seen |= set(got)
+            bad, n = body_mismatches(decl, got, sizes_by_name(m, shapes))
+            assert not bad, f"{s.name} at {shapes}: written dims inside bodies differ from onnxruntime's: {bad[:3]}"
+            checked += n
+        assert seen, s.name
+        observed += len(seen)
+    assert observed >= 1300 and checked >= 4000, (observed, checked)

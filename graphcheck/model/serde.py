@@ -81,6 +81,7 @@ class Written:
     subgraphs: dict[tuple[int, str, int], Written] = field(default_factory=dict)
     produced: list[str] = field(default_factory=list)  # every value the graph's nodes produce
     external: list[str] = field(default_factory=list)  # the files its initializers' data is in (relative paths)
+    inputs: list[str] = field(default_factory=list)  # the inputs whose declared type was replaced
 
 
 # ---------------------------------------------------------------------------
@@ -300,6 +301,8 @@ def _graph(buf: memoryview, pos: int, end: int, edit: GraphEdit, written: Writte
                         done.add(name)
                 elif f == _GRAPH_OUTPUT and new is not None:
                     written.outputs.append(name)
+                elif f == _GRAPH_INPUT and new is not None:
+                    written.inputs.append(name)
             elif f == _GRAPH_VALUE_INFO and name in shapes and (name in outputs or name in done):
                 continue  # a graph output's (its declared type is what counts), or a second entry of a value
         if new is None:

@@ -24,32 +24,33 @@ name in the file is an input's dim name. The model's ``metadata_props`` get the 
 it is exact, the findings' codes, graphcheck's version and the grammar (``graphcheck.*``, replaced
 on a second run).
 
-Subgraph bodies (If/Loop/Scan) are not annotated yet, since the analysis does not follow them.
-The extension point: :attr:`Plan.bodies` holds a :class:`Body` per body (keyed by the node's
-position in the file and the attribute), which :func:`write` puts into that body
-(:attr:`graphcheck.model.serde.GraphEdit.subgraphs`); once the engine gives facts for the values
-inside a body, :meth:`Shaper.shape` turns each into its written shape, as for the main graph.
+The bodies of If, Loop and Scan that the analysis followed get the same (:mod:`graphcheck.report.
+annotate_bodies`): :attr:`Plan.bodies` holds a :class:`Body` per body, keyed by the node's position
+in its graph and the attribute, nested bodies inside it, which :func:`write` puts into that body
+(:attr:`graphcheck.model.serde.GraphEdit.subgraphs`). A body value gets the dims every walk that
+computed it agrees on (a branch taken in one mode only is written from that mode's walk); a loop
+body's value what holds at every iteration. A body no walk followed (a branch never taken) is left
+as the file has it, in :attr:`Plan.not_followed` with why.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from graphcheck.errors import TooComplex, UsageError
+from graphcheck.errors import UsageError
 from graphcheck.infer.engine import Analysis
 from graphcheck.infer.facts import Fact
-from graphcheck.infer.ops._shapeutil import simplify
 from graphcheck.model.ir import Graph
 from graphcheck.model.serde import GraphEdit, TensorShape, Written, write_annotated
+from graphcheck.report.annotate_bodies import WalkView, plan_bodies
 from graphcheck.report.report import Report
+from graphcheck.report.shaper import Body, BodyKey, Dim, Opaque, Shaper, ValueShape, opaque_sizes
 from graphcheck.symbolic.assume import NOTHING, Assumptions
 from graphcheck.symbolic.cond import Cond, Eq
-from graphcheck.symbolic.dimtext import DimSyntaxError, names
-from graphcheck.symbolic.expr import Expr, Sym, const, sym
+from graphcheck.symbolic.expr import Expr, Sym, const
 from graphcheck.version import __version__
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "Plan",
     "Shaper",
     "Annotated",
+    "BodyWritten",
     "plan",
     "annotate",
     "write",
@@ -71,36 +73,6 @@ GRAMMAR = (
     "min(a, b, ...); max(a, b, ...); data_* names: sizes decided by the data (graphcheck.data.*); "
     "an empty dim: not known (the value's doc_string says why); evaluator: graphcheck.symbolic.dimtext.evaluate"
 )
-Dim = int | str | None
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-@dataclass(frozen=True)
-class ValueShape:
-    """One value's shape as written: each dim an int, a dim text or None (unset, ``why`` says why)."""
-
-    name: str
-    elem_type: int
-    dims: tuple[Dim, ...]
-    why: tuple[str, ...] = ()  # one line per unset dim ("axis 2: ...")
-
-    @property
-    def full(self) -> bool:
-        return all(d is not None for d in self.dims)
-
-    def text(self) -> str:
-        return "[" + ", ".join("?" if d is None else str(d) for d in self.dims) + "]"
-
-
-BodyKey = tuple[int, str, int]  # (the node's position in its graph's file order, attribute name, index)
-
-
-@dataclass(frozen=True)
-class Body:
-    """The values of one subgraph body (an If branch, a Loop or Scan body) and of the bodies nested in it."""
-
-    shapes: dict[str, ValueShape]
-    bodies: dict[BodyKey, Body] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,8 +81,8 @@ class Plan:
     names, values left alone (rank unknown, with why) and the metadata.
 
     ``bodies``: the values of subgraph bodies, by node position and attribute (see
-    :class:`graphcheck.model.serde.GraphEdit`); :func:`plan` leaves it empty until the analysis
-    follows bodies (their values' facts would go through the same :class:`Shaper`)."""
+    :class:`graphcheck.model.serde.GraphEdit`); ``not_followed``: the bodies no walk of the
+    analysis followed (a branch never taken), left as the file has them: where -> why."""
 
     shapes: dict[str, ValueShape]
     inputs: dict[str, ValueShape]
@@ -119,6 +91,7 @@ class Plan:
     metadata: dict[str, str]
     at: dict[str, int] = field(default_factory=dict)
     bodies: dict[BodyKey, Body] = field(default_factory=dict)
+    not_followed: dict[str, str] = field(default_factory=dict)
 
     def edit(self) -> GraphEdit:
         inputs = {n: _tensor_shape(v) for n, v in self.inputs.items()}
@@ -131,7 +104,20 @@ def _tensor_shape(v: ValueShape) -> TensorShape:
 
 def _edit(body: Body, inputs: Mapping[str, TensorShape] | None = None) -> GraphEdit:
     subs = {k: _edit(b) for k, b in body.bodies.items()}
-    return GraphEdit({n: _tensor_shape(v) for n, v in body.shapes.items()}, dict(inputs or {}), subs)
+    ins = dict(inputs) if inputs is not None else {n: _tensor_shape(v) for n, v in body.inputs.items()}
+    return GraphEdit({n: _tensor_shape(v) for n, v in body.shapes.items()}, ins, subs)
+
+
+@dataclass(frozen=True)
+class BodyWritten:
+    """What one body got (see :attr:`Annotated.bodies`): where it is, its key path from the main
+    graph, the values written (node outputs in file order, declared outputs, then inputs) and
+    the values left as the file has them, with why."""
+
+    where: str
+    path: tuple[BodyKey, ...]
+    values: list[ValueShape]
+    left: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -151,8 +137,39 @@ class Annotated:
         return [self.plan.shapes[n] for n in names]
 
     @property
+    def bodies(self) -> list[BodyWritten]:
+        """The bodies written into, depth first in file order (nested ones after their parent)."""
+        out: list[BodyWritten] = []
+
+        def walk(bodies: Mapping[BodyKey, Body], written: Mapping[BodyKey, Written], path: tuple) -> None:
+            for key, b in bodies.items():
+                w = written.get(key)
+                if w is None:
+                    continue
+                names = w.value_info + [o for o in w.outputs if o not in w.value_info]
+                values = [b.shapes[n] for n in names] + [b.inputs[n] for n in w.inputs if n not in names]
+                mine = set(w.produced) | set(w.outputs)
+                left = {n: why for n, why in b.unknown.items() if n in mine}
+                out.append(BodyWritten(b.where, (*path, key), values, left))
+                walk(b.bodies, w.subgraphs, (*path, key))
+
+        walk(self.plan.bodies, self.written.subgraphs, ())
+        return out
+
+    @property
+    def all_values(self) -> list[ValueShape]:
+        """Every value written: the main graph's, then each body's."""
+        return self.values + [v for b in self.bodies for v in b.values]
+
+    @property
+    def all_left(self) -> int:
+        """How many values of the main graph and the bodies are left as the file has them."""
+        return len(self.left) + sum(len(b.left) for b in self.bodies)
+
+    @property
     def full(self) -> int:
-        return sum(v.full for v in self.values)
+        """Values with a full shape, in the main graph and the bodies."""
+        return sum(v.full for v in self.all_values)
 
     @property
     def left(self) -> dict[str, str]:
@@ -211,54 +228,6 @@ def _unnamed(graph: Graph, analysis: Analysis) -> dict[Sym, str]:
     return out
 
 
-@dataclass
-class _Opaque:
-    """What each opaque size is: a data-dependent one gets a name, any other a reason."""
-
-    names: dict[Sym, Expr] = field(default_factory=dict)
-    data: dict[str, str] = field(default_factory=dict)
-    why: dict[Sym, str] = field(default_factory=dict)
-
-
-def _opaque(analysis: Analysis, taken: set[str]) -> _Opaque:
-    out = _Opaque()
-    counts: dict[str, int] = {}
-    for pos, node in enumerate(analysis.order):
-        if pos >= len(analysis.steps):
-            break
-        step = analysis.steps[pos]
-        for f in step.outs:
-            if f.shape is None:
-                continue
-            for d in f.shape:
-                if not d.has_opaque():
-                    continue
-                for s in d.symbols():
-                    if not s.opaque or s in out.names or s in out.why:
-                        continue
-                    notes = list(step.notes)
-                    data = next((n for n in notes if n.code == "GC104"), None)
-                    if data is not None:
-                        hint = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in (s.origin or "size"))
-                        k = counts.get(hint, 0)
-                        while True:
-                            k += 1
-                            name = f"data_{hint}_{k}"
-                            if name not in taken:
-                                break
-                        counts[hint] = k
-                        taken.add(name)
-                        out.names[s] = sym(name)
-                        what = data.message.removeprefix(f"{node.op_type}: ")
-                        out.data[name] = f"{node.name} ({node.op_type}): {what}"
-                    elif notes:
-                        n = notes[0]
-                        out.why[s] = f"decided by {node.name} ({node.op_type}), not followed ({n.code}): {n.message}"
-                    else:
-                        out.why[s] = f"computed by {node.name} ({node.op_type}) from values graphcheck does not know"
-    return out
-
-
 def _known_for(analysis: Analysis, before: int | None) -> Assumptions:
     """What the model's conditions say of the sizes (those upstream of walk position ``before``)."""
     known = NOTHING
@@ -267,68 +236,6 @@ def _known_for(analysis: Analysis, before: int | None) -> Assumptions:
             break
         known = a
     return known
-
-
-@dataclass(frozen=True)
-class Shaper:
-    """Turns facts into written shapes: what is known of the sizes (to read min/max under), the sizes
-    given with ``at``, the names of data-dependent sizes and the names a dim may read."""
-
-    known: Assumptions
-    env: Mapping[Sym, Expr] | None
-    opaque: _Opaque
-    unnamed: Mapping[Sym, str]
-    allowed: frozenset[str]
-
-    def shape(self, name: str, fact: Fact, elem_type: int) -> ValueShape:
-        """A value's shape as written (its fact's rank must be known)."""
-        assert fact.shape is not None
-        dims: list[Dim] = []
-        why: list[str] = []
-        for axis, d in enumerate(fact.shape):
-            v, w = self.dim(d)
-            dims.append(v)
-            if w:
-                why.append(f"axis {axis}: {w}")
-        return ValueShape(name, elem_type or fact.dtype, tuple(dims), tuple(why))
-
-    def dim(self, e: Expr) -> tuple[Dim, str]:
-        """One dim as written, or None and why."""
-        if e.has_minmax() and self.known.sets:
-            try:
-                e = simplify(e, self.known)
-            except TooComplex:
-                pass
-        for s in e.symbols():
-            if s in self.unnamed:
-                return None, self.unnamed[s]
-            if s.opaque and s not in self.opaque.names:
-                return None, self.opaque.why.get(s, "a size graphcheck does not know")
-        try:
-            if self.env:
-                e = e.subs(self.env)
-            if e.has_opaque():
-                e = e.subs(self.opaque.names)
-        except TooComplex as exc:
-            return None, f"too large to write ({exc})"
-        if e.is_const:
-            v = e.value
-            return (v, "") if v >= 0 else (None, f"{v}: negative (no size is valid here)")
-        s1 = e.as_sym()
-        if s1 is not None:
-            return s1.name, ""  # an input's own name, whatever characters it holds
-        odd = sorted(s.name for s in e.symbols() if not _NAME.fullmatch(s.name))
-        if odd:
-            return None, f"{e} reads the dim {odd[0]!r}, whose name is not a name of the grammar (rename it with --dim)"
-        text = str(e)
-        try:
-            used = names(text)
-        except DimSyntaxError as exc:  # pragma: no cover - the printer writes the grammar
-            return None, f"not written: {exc}"
-        if not used <= self.allowed:
-            bad = sorted(used - self.allowed)[0]
-            return None, f"{text} reads {bad!r}, which is not an input's dim name of the grammar"
-        return text, ""
 
 
 def _at_env(report: Report, at: Mapping[str, int]) -> dict[Sym, int]:
@@ -372,7 +279,12 @@ def plan(report: Report, at: Mapping[str, int] | None = None) -> Plan:
     renamed = _input_changes(graph, analysis)
     unnamed = _unnamed(graph, analysis)
     inputs_names = {s.name for s in analysis.symbols if s not in unnamed}
-    opaque = _opaque(analysis, set(inputs_names))
+    taken = set(inputs_names)
+    opaque = opaque_sizes(analysis, taken)
+    walks = _all_walks(report)
+    for _, w, _, _ in walks:
+        if w is not analysis:  # a mode's or a case's walk: the sizes decided by the data in its bodies
+            opaque.add(w, taken)
     allowed = frozenset(inputs_names) | frozenset(opaque.data)
     # past a node followed for part of the sizes only, where those left are not known to fail,
     # nothing is claimed (the walk reasoned under the part it followed from there on)
@@ -384,10 +296,11 @@ def plan(report: Report, at: Mapping[str, int] | None = None) -> Plan:
         stop_why = f"past {r.node} ({r.op}), which graphcheck followed for part of the sizes only (not for {left})"
     known = NOTHING if report.solution.is_empty() else _known_for(analysis, stop)
     shaper = Shaper(known, env, opaque, unnamed, allowed)
+    mine = {o for node in graph.nodes for o in node.outputs if o}  # the main graph's (not the bodies')
     produced: dict[str, int] = {}
     for i, node in enumerate(analysis.order):
         for o in node.outputs:
-            if o:
+            if o and o in mine:
                 produced[o] = i
     names_out = list(produced) + [vi.name for vi in graph.outputs if vi.name not in produced]
     shapes: dict[str, ValueShape] = {}
@@ -413,25 +326,73 @@ def plan(report: Report, at: Mapping[str, int] | None = None) -> Plan:
         shapes[name] = written
     inputs = {v.name: ValueShape(v.name, v.elem_type, renamed[v.name]) for v in graph.inputs if v.name in renamed}
     at_sizes = {s.name: v for s, v in given.items()}
-    return Plan(shapes, inputs, unknown, opaque.data, _metadata(report, at_sizes, opaque.data), at_sizes)
+    bodies, skipped = _plan_bodies(report, graph, walks, env, given, opaque, unnamed, allowed)
+    metadata = _metadata(report, at_sizes, opaque.data)
+    return Plan(shapes, inputs, unknown, opaque.data, metadata, at_sizes, bodies, skipped)
 
 
+def _plan_bodies(
+    report: Report,
+    graph: Graph,
+    walks: list[_WalkOf],
+    env: Mapping[Sym, Expr] | None,
+    given: Mapping[Sym, int],
+    opaque: Opaque,
+    unnamed: Mapping[Sym, str],
+    allowed: frozenset[str],
+) -> tuple[dict[BodyKey, Body], dict[str, str]]:
+    """The bodies' plan (:mod:`graphcheck.report.annotate_bodies`), each walk written under what it
+    knows of the sizes; with ``at``, the walks whose path fails at those sizes are left out (their
+    branches are not taken there)."""
+    if not any(n.op_type in ("If", "Loop", "Scan") and not n.domain for n in graph.nodes):
+        return {}, {}
+    if graph.functions:  # calls inlined: the nodes' positions are no longer the file's
+        return {}, {"every body": "not written in a model with local functions (not supported yet)"}
+    uncovered = report.uncovered
+    stops = {r.node for r, _ in uncovered}
+    why = ""
+    if uncovered:
+        r, left = uncovered[0]
+        why = f"past {r.node} ({r.op}), which graphcheck followed for part of the sizes only (not for {left})"
+    none_valid = report.solution.is_empty()
+    views: list[WalkView] = []
+    elsewhere: list[WalkView] = []
+    for label, a, pins, path in walks:
+        out = bool(given) and any(c.symbols() <= given.keys() and not c.holds(given) for c in path)
+        stop = next((i for i, n in enumerate(a.order) if n.name in stops), None) if stops else None
+        known = NOTHING if none_valid else _known_for(a, stop)
+        if known.empty:
+            known = NOTHING
+        shaper = Shaper(known, env, opaque, unnamed, allowed)
+        # a case whose path fails at the sizes given: its branches are not taken there
+        (elsewhere if out else views).append(WalkView.of(label, a, pins, shaper, stop, why))
+    return plan_bodies(graph, views, elsewhere)
+
+
+_WalkOf = tuple[str, Analysis, dict[Sym, Expr], tuple[Cond, ...]]  # label, walk, pinned sizes, path
 Walk = tuple[str, Analysis, dict[Sym, Expr]]  # what it is, its analysis, the sizes its path pins
+
+
+def _all_walks(report: Report) -> list[_WalkOf]:
+    """Every walk of the analysis: each mode's (an If on ``use_cache_branch``) and each control-flow
+    case's (an If on the sizes), or the one walk."""
+    a = report.analysis
+    walks: list[_WalkOf] = []
+    for v in a.variants:
+        if v.analysis.cases:
+            for c in v.analysis.cases:
+                walks.append((f"{v.label}, " + " and ".join(map(str, c.path)), c.analysis, _pins(c.path), c.path))
+        else:
+            walks.append((v.label, v.analysis, {}, ()))
+    if not a.variants:
+        walks.extend((" and ".join(str(x) for x in c.path), c.analysis, _pins(c.path), c.path) for c in a.cases)
+    return walks or [("", a, {}, ())]
 
 
 def _other_walks(report: Report) -> list[Walk]:
     """The walks besides the report's own whose facts a written dim must hold in too: every mode's
     (an If on ``use_cache_branch``) and every control-flow case's (an If on the sizes)."""
-    a = report.analysis
-    walks: list[Walk] = []
-    for v in a.variants:
-        if v.analysis.cases:
-            for c in v.analysis.cases:
-                walks.append((f"{v.label}, " + " and ".join(map(str, c.path)), c.analysis, _pins(c.path)))
-        else:
-            walks.append((v.label, v.analysis, {}))
-    if not a.variants:
-        walks.extend((" and ".join(str(x) for x in c.path), c.analysis, _pins(c.path)) for c in a.cases)
+    walks = [(label, a, pins) for label, a, pins, _ in _all_walks(report)]
     return walks if len(walks) > 1 else []
 
 

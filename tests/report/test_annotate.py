@@ -178,27 +178,3 @@ def test_external_weights_written_elsewhere_are_flagged(tmp_path: Path) -> None:
     assert not r.annotate(tmp_path / "here" / "out.onnx").moved_away_from_weights
     far = r.annotate(tmp_path / "there" / "out.onnx")
     assert far.moved_away_from_weights and far.written.external == ["toy.bin"]
-
-
-def test_bodies_of_subgraphs_are_an_extension_point(tmp_path: Path) -> None:
-    """The If is followed (its output's shape written); the values inside its bodies are not planned
-    yet, but a plan with the shapes of a body's values writes them into that body."""
-    from dataclasses import replace
-
-    from graphcheck.report.annotate import Body, ValueShape, plan, write
-    from tests.model.test_serde import _if_model
-
-    m = _if_model()  # x[L] -> ReduceSum -> Greater -> If(then: Relu(x), else: Neg(x))
-    src = tmp_path / "if.onnx"
-    onnx.save(m, src)
-    r = graphcheck.check(src)
-    p = plan(r)
-    assert p.bodies == {} and p.shapes["y"].dims == ("L",)
-    then = Body({"then_y": ValueShape("then_y", TensorProto.FLOAT, ("L",))})
-    y = ValueShape("y", TensorProto.FLOAT, ("L",))  # the If's output, once its branches are followed
-    a = write(replace(p, shapes={**p.shapes, "y": y}, bodies={(2, "then_branch", 0): then}), src, tmp_path / "out.onnx")
-    assert a.written.subgraphs[(2, "then_branch", 0)].outputs == ["then_y"]
-    out = onnx.load(str(tmp_path / "out.onnx"))
-    onnx.checker.check_model(out, full_check=True)
-    body = next(x.g for x in out.graph.node[2].attribute if x.name == "then_branch")
-    assert _dims(body.output[0]) == ["L"]
