@@ -69,7 +69,8 @@ class Report:
     def solution(self) -> Solution:
         """The valid set: proven when the analysis is complete (within the sizes it covers, see
         ``uncovered``); otherwise what every size must meet (necessary, not sufficient)."""
-        conds = [r.cond for r in self.analysis.requirements if r.decidable and (self.followed or not r.covers)]
+        followed = self.followed
+        conds = [r.cond for r in self.analysis.requirements if r.decidable and (followed or not r.covers)]
         return solve(conds, self.analysis.symbols, self._cache)
 
     @property
