@@ -158,7 +158,8 @@ def run_step(
     domain = node.domain
     node_opset = graph.opsets.get(domain, graph.opset) if domain else graph.opset
     fn = lookup(domain, node.op_type, node_opset)
-    ctx = OpContext(node, ins, node_opset, pos, semantics, fresh, known=known, cond_cache=cond_cache)
+    ctx = OpContext(node, ins, node_opset, pos, semantics, fresh, None, None, "GC002", "", None, False, known, False,
+                    cond_cache)  # fmt: skip
     if fused is not None:
         ctx.fused_range = [facts.get(n) if n else None for n in fused.inputs]
     outs: list[Fact] = []
@@ -185,7 +186,12 @@ def run_step(
             outs = []
         finally:
             done(token)
-    if outs and any(f is not None and (f.bounds is not None or f.value is not None) for f in ins):
+    if (
+        outs
+        and outs[0].bounds is None
+        and outs[0].value is None  # (else there is nothing to propagate)
+        and any(f is not None and (f.bounds is not None or f.value is not None) for f in ins)
+    ):
         try:
             outs = propagate_bounds(node, ins, outs)
         except TooComplex as exc:  # without their bounds the outputs would claim too much: unknown

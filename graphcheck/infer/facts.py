@@ -117,6 +117,28 @@ class Note:
 
 
 def tensor_fact(t: TensorData) -> Fact:
+    """The fact of a constant tensor. Facts are immutable, so equal constants (the many ``[0]``,
+    ``1`` and ``-1`` of an exporter's Constant nodes) share one."""
+    key = (t.elem_type, t.dims, t.values)
+    try:
+        hit = _TENSOR_FACTS.get(key)
+    except TypeError:  # pragma: no cover - values are ints and floats, always hashable
+        hit = None
+    if hit is not None:
+        return hit
+    out = _tensor_fact(t)
+    if t.values is None or len(t.values) <= 64:
+        if len(_TENSOR_FACTS) >= _TENSOR_FACTS_LIMIT:
+            _TENSOR_FACTS.clear()
+        _TENSOR_FACTS[key] = out
+    return out
+
+
+_TENSOR_FACTS_LIMIT = 4096  # constants' facts remembered (memory only; emptied when full)
+_TENSOR_FACTS: dict[tuple[int, tuple[int, ...], object], Fact] = {}
+
+
+def _tensor_fact(t: TensorData) -> Fact:
     shape = tuple(const(d) for d in t.dims)
     values: tuple[Val, ...] | None = None
     if t.values is not None:

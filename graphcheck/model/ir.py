@@ -112,13 +112,20 @@ class Graph:
         return self.opsets.get("", self.opsets.get("ai.onnx", 0))
 
     def _file_order_is_topological(self) -> bool:
-        produced: set[str] = {vi.name for vi in self.inputs} | set(self.initializers)
-        later: set[str] = {o for n in self.nodes for o in n.outputs if o}
-        for n in self.nodes:
+        """No node reads a value that only it or a node after it writes (a graph input or
+        initializer is there from the start)."""
+        first: dict[str, int] = {}  # each value -> the position of the first node writing it
+        for pos, n in enumerate(self.nodes):
+            for o in n.outputs:
+                if o and o not in first:
+                    first[o] = pos
+        get = first.get
+        given = {vi.name for vi in self.inputs}
+        for pos, n in enumerate(self.nodes):
             for i in n.inputs:
-                if i and i not in produced and i in later:
+                w = get(i)
+                if w is not None and w >= pos and i and i not in given and i not in self.initializers:
                     return False
-            produced.update(n.outputs)
         return True
 
     def dag(self) -> nx.DiGraph:

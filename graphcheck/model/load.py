@@ -14,6 +14,8 @@ import gc
 import mmap
 import os
 import stat
+import sys
+from array import array
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from typing import Any
@@ -35,6 +37,7 @@ SMALL_OTHER = 8  # element count up to which other constants (scales, pad values
 _INT_TYPES = {2, 3, 4, 5, 6, 7, 9, 12, 13}  # uint8 int8 uint16 int16 int32 int64 bool uint32 uint64
 _FLOAT_TYPES = {1, 10, 11, 16}  # float, float16, double, bfloat16
 _SHAPE_INT_TYPES = {6, 7}
+_ITEMSIZE = {c: array(c).itemsize for c in "fBbHhiqdIQ"}
 
 
 def _decodable(elem_type: int, numel: int) -> bool:
@@ -170,9 +173,11 @@ def _t(x: object) -> str:
 
 def _ts(xs: Iterable[object]) -> tuple[str, ...]:
     out = tuple(xs)
-    if all(type(x) is str for x in out):  # the usual case: nothing to decode
+    try:
+        "".join(out)  # type: ignore[arg-type]  # the usual case, all text: nothing to decode
         return out  # type: ignore[return-value]
-    return tuple(_t(x) for x in out)
+    except TypeError:
+        return tuple(_t(x) for x in out)
 
 
 def _signed(v: int) -> int:
@@ -342,6 +347,23 @@ def _schema_attributes(op: str, opset: int) -> frozenset[str] | None:
 
 
 def _tensor_from_proto(t: onnx.TensorProto) -> TensorData:
+    raw = t.raw_data
+    if raw and len(raw) <= 64:  # a small constant held as raw bytes (an exporter's many [0], 1, -1): decoded once
+        key = (t.data_type, tuple(t.dims), raw, t.name, t.data_location)
+        hit = _SMALL_TENSORS.get(key)
+        if hit is None:
+            if len(_SMALL_TENSORS) >= _SMALL_TENSORS_LIMIT:
+                _SMALL_TENSORS.clear()
+            hit = _SMALL_TENSORS[key] = _tensor_data(t)
+        return hit
+    return _tensor_data(t)
+
+
+_SMALL_TENSORS_LIMIT = 4096  # small raw constants decoded and remembered (memory only; emptied when full)
+_SMALL_TENSORS: dict[tuple[object, ...], TensorData] = {}
+
+
+def _tensor_data(t: onnx.TensorProto) -> TensorData:
     dims = tuple(t.dims)
     numel = 1
     for d in dims:
@@ -353,7 +375,28 @@ def _tensor_from_proto(t: onnx.TensorProto) -> TensorData:
     return TensorData(t.data_type, dims, values, _t(t.name))
 
 
+# element types whose little-endian raw_data the standard library reads as it is (the usual
+# constants: shapes, axes, scales), without numpy's per-call overhead
+_RAW_CODES = {1: "f", 2: "B", 3: "b", 4: "H", 5: "h", 6: "i", 7: "q", 11: "d", 12: "I", 13: "Q"}
+_LITTLE = sys.byteorder == "little"
+
+
 def _decode(t: onnx.TensorProto) -> tuple[Any, ...] | None:
+    dt = t.data_type
+    code = _RAW_CODES.get(dt)
+    if code is not None and _LITTLE and t.data_location != onnx.TensorProto.EXTERNAL:
+        numel = 1
+        for d in t.dims:
+            numel *= d
+        raw = t.raw_data
+        if raw:
+            return tuple(array(code, raw)) if len(raw) == numel * _ITEMSIZE[code] else None
+        if dt == 7 and len(t.int64_data) == numel:
+            return tuple(t.int64_data)
+        if dt == 1 and len(t.float_data) == numel:
+            return tuple(t.float_data)
+        if dt == 6 and len(t.int32_data) == numel:
+            return tuple(t.int32_data)
     try:
         arr = numpy_helper.to_array(t)
     except Exception:
@@ -391,42 +434,46 @@ def _shape(tt: Any) -> tuple[DimSpec, ...]:
     return tuple(out)
 
 
+_A = onnx.AttributeProto
+
+
 def _attr(a: onnx.AttributeProto) -> AttrValue:
     t = a.type
-    A = onnx.AttributeProto
-    if t == A.INT:
+    if t == 2:  # INT
         return int(a.i)
-    if t == A.FLOAT:
-        return float(a.f)
-    if t == A.STRING:
-        return a.s.decode("utf-8", errors="replace")
-    if t == A.INTS:
+    if t == 7:  # INTS
         return tuple(a.ints)
-    if t == A.FLOATS:
-        return tuple(a.floats)
-    if t == A.STRINGS:
-        return tuple(x.decode("utf-8", errors="replace") for x in a.strings)
-    if t == A.TENSOR:
+    if t == 4:  # TENSOR
         return _tensor_from_proto(a.t)
-    if t == A.SPARSE_TENSOR:
+    if t == 1:  # FLOAT
+        return float(a.f)
+    if t == 3:  # STRING
+        return a.s.decode("utf-8", errors="replace")
+    if t == 6:  # FLOATS
+        return tuple(a.floats)
+    if t == 8:  # STRINGS
+        return tuple(x.decode("utf-8", errors="replace") for x in a.strings)
+    if t == _A.SPARSE_TENSOR:
         return TensorData(a.sparse_tensor.values.data_type, tuple(a.sparse_tensor.dims), None, "")
-    if t == A.GRAPH:
+    if t == _A.GRAPH:
         return SubGraph(_t(a.g.name), tuple(_t(i.name) for i in a.g.input), tuple(_t(o.name) for o in a.g.output))
-    if t == A.GRAPHS:
+    if t == _A.GRAPHS:
         return tuple(
             SubGraph(_t(g.name), tuple(_t(i.name) for i in g.input), tuple(_t(o.name) for o in g.output))
             for g in a.graphs
         )
-    if t == A.TENSORS:
+    if t == _A.TENSORS:
         return tuple(_tensor_from_proto(x) for x in a.tensors)
     return ()
 
+
+assert (_A.INT, _A.INTS, _A.TENSOR, _A.FLOAT, _A.STRING, _A.FLOATS, _A.STRINGS) == (2, 7, 4, 1, 3, 6, 8)
 
 _NODE_META = ("pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy", "pkg.graphcheck.layer")
 
 
 def _node(n: onnx.NodeProto, index: int) -> Node:
-    attrs = {_t(a.name): _attr(a) for a in n.attribute if not a.ref_attr_name}
+    attrs = {_t(a.name): _attr(a) for a in n.attribute if not a.ref_attr_name} if n.attribute else {}
     op_type = _t(n.op_type)
     name = _t(n.name) or f"{op_type}_{index}"
     meta = {_t(p.key): _t(p.value) for p in n.metadata_props if p.key in _NODE_META} if n.metadata_props else {}

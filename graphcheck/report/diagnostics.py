@@ -202,14 +202,24 @@ def pinned_diagnostics(
 def conflict_diagnostic(analysis: Analysis, cache: dict[Cond, IntSet]) -> Diagnostic:
     """GC008: name the condition at which the running conjunction becomes unsatisfiable."""
     decidable = [r for r in analysis.requirements if r.decidable]
-    acc: list[Cond] = []
-    for r in decidable:
-        acc.append(r.cond)
-        if solve(acc, analysis.symbols, cache).is_empty():
-            msg = f"no input size satisfies every condition; the first contradiction is at {r.node} ({r.op}) {r.what}"
-            if r.formula:
-                msg += f": {r.formula}"
-            return _diag("GC008", r.node, r.op, r.order, msg, what=r.what, formula=r.formula, fix=r.fix)
+    conds = [r.cond for r in decidable]
+
+    def empty(k: int) -> bool:  # the first k conditions admit no size (more conditions, fewer sizes)
+        return solve(conds[:k], analysis.symbols, cache).is_empty()
+
+    if decidable and empty(len(conds)):
+        lo, hi = 1, len(conds)  # bisect for the shortest empty prefix: log-many solves, not one per condition
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if empty(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        r = decidable[lo - 1]
+        msg = f"no input size satisfies every condition; the first contradiction is at {r.node} ({r.op}) {r.what}"
+        if r.formula:
+            msg += f": {r.formula}"
+        return _diag("GC008", r.node, r.op, r.order, msg, what=r.what, formula=r.formula, fix=r.fix)
     return _diag("GC008", "", "", -1, "no input size satisfies every condition")
 
 

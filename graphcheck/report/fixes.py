@@ -22,6 +22,7 @@ from graphcheck.infer.facts import Note, Requirement
 from graphcheck.infer.resume import Trials, reanalyze
 from graphcheck.model.ir import AttrValue, Graph, Node, TensorData
 from graphcheck.report.report import Report
+from graphcheck.symbolic.usolve import work_spent
 
 __all__ = ["Fix", "suggest_fixes"]
 
@@ -29,6 +30,9 @@ WINDOW_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool")
 MAX_LAYERS = 24  # window layers tried, nearest the failure first
 MAX_PAD = 64
 MAX_STEPS = 64  # values below a kernel, dilation or stride tried one by one; past it, a bisection
+# solver steps all the candidates of one search may spend together (4 x usolve.SOLVE_WORK); past it, no
+# further candidate is tried: each one re-solves the conditions it changes, within SOLVE_WORK each
+FIX_WORK = 1 << 22
 
 
 def _largest_passing(hi: int, passes: Callable[[int], bool]) -> int | None:
@@ -103,6 +107,7 @@ class _Trial:
         self.defaulted = {report.analysis.symbol(n) for n in defaulted}
         self._bad_from: dict[str, int] = {}
         self._trials: dict[str, Trials] = {}
+        self._work_from = work_spent()
 
     def _base(self, semantics: str) -> Report:
         return self.report if semantics == self.semantics else self.report.ort_report
@@ -142,8 +147,8 @@ class _Trial:
     def accepts(self, node: Node, attrs: Mapping[str, AttrValue], weight: TensorData | None = None) -> bool:
         """The changed model accepts the sizes, by the spec and in onnxruntime (a fix must run);
         with ``verify`` (the gate: a whole required range), that must hold of it too."""
-        if not self.consistent:
-            return False
+        if not self.consistent or work_spent() - self._work_from > FIX_WORK:
+            return False  # (past the search's budget no candidate is tried: the fixes found so far stand)
         new = {node.index: replace(node, attrs=dict(attrs))}
         inits = {weight.name: weight} if weight is not None else {}
         for semantics in dict.fromkeys((self.semantics, "ort")):

@@ -359,9 +359,7 @@ class Assumptions:
                 return sign, sign * f
         return None
 
-    def _compare(
-        self, e: Expr, cache: dict[Cond, IntSet] | None
-    ) -> tuple[str, list[tuple[Expr, Expr]]] | None:
+    def _compare(self, e: Expr, cache: dict[Cond, IntSet] | None) -> tuple[str, list[tuple[Expr, Expr]]] | None:
         """``e = c1*prod(A) - c2*prod(B)`` (:func:`two_products`) compared size by size: ``(">=",
         pairs)`` when ``e >= 0`` follows from ``g_s*A_s >= B_s >= 1`` for every size (``g`` a
         factorization of ``c1/c2``), so that ``e == 0`` exactly when every ``g_s*A_s == B_s``;

@@ -951,10 +951,18 @@ def minmax_atoms(e: Expr) -> list[MinMax]:
 
 
 def product(items: Iterable[ExprLike]) -> Expr:
-    out = ONE
+    k = 1  # the constant factors, multiplied as integers (most sizes in a shape are constants)
+    out: Expr | None = None
     for x in items:
-        out = out * as_expr(x)
-    return out
+        e = as_expr(x)
+        d = e._d
+        if not d:
+            k = 0
+        elif len(d) == 1 and () in d:
+            k *= d[()]
+        else:
+            out = e if out is None else out * e
+    return (ONE if out is None else out) * k
 
 
 def _own(m: Mono, s: Sym) -> tuple[Mono, Mono] | None:
@@ -1014,7 +1022,6 @@ def separate_factors(e: Expr) -> tuple[int, list[Expr]] | None:
     if not rest.is_const or len(factors) < 2:
         return None
     return rest.value, factors
-
 
 
 # -- how expressions are printed ------------------------------------------------------------

@@ -92,9 +92,7 @@ def test_a_flax_conv_stack_gives_its_valid_lengths_in_module_paths() -> None:
 
 def test_jax_itself_and_onnxruntime_agree() -> None:
     model = cnn()
-    steps = [
-        jax.eval_shape(model.features, jax.ShapeDtypeStruct((1, n, 1), jnp.float32)).shape[1] for n in (37, 38)
-    ]
+    steps = [jax.eval_shape(model.features, jax.ShapeDtypeStruct((1, n, 1), jnp.float32)).shape[1] for n in (37, 38)]
     assert steps == [0, 1]  # JAX gives an empty tensor at 37; ONNX's Conv rejects it
     rep = checked()
     assert rep.exported is not None

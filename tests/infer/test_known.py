@@ -180,7 +180,6 @@ def test_resumed_walks_rerun_what_reasoned_under_changed_conditions() -> None:
     ]
 
 
-
 def mask_rows_by_batch() -> onnx.ModelProto:
     """HF BERT's dynamo export: the attention mask [B2, S] read at index pairs (b, s) for b < B (the
     ids' batch) and s < S, built as Concat(Unsqueeze(Expand(Range)), ...) on the last axis. Valid
@@ -319,6 +318,7 @@ def test_findings_past_a_partly_followed_node_claim_no_failure_where_it_was_not_
     assert [n.outputs for n in ev.nodes if n.node == "Reshape_out"] == [(("out", None),)]
     ev6 = r.at({"L": 6})
     assert ev6.ok is False and ev6.outputs == {"out": (1, 4)}  # followed at 6: its shapes stand
+
 
 def _ort_runs(m: onnx.ModelProto, lengths: range, disabled: list[str] | None = None) -> list[bool]:
     """Whether onnxruntime runs x[L, 4] at each L (a subprocess; optimizers may be switched off)."""

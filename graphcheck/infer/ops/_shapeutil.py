@@ -26,7 +26,6 @@ INT64 = 7
 BIG = 2**62  # a Slice start/end this large clamps like an infinity (sizes are taken to be smaller)
 
 
-
 # -- formulas ---------------------------------------------------------------------------------------------------
 
 
@@ -180,9 +179,7 @@ class SignUnknown(Exception):
 ORT_END_SPECIAL = (2**31 - 1, 2**63 - 1)
 
 
-def slice_bound(
-    v: Expr, d: Expr, step: int, is_start: bool, ort: bool = False, assume: Assumptions = NOTHING
-) -> Expr:
+def slice_bound(v: Expr, d: Expr, step: int, is_start: bool, ort: bool = False, assume: Assumptions = NOTHING) -> Expr:
     """A start or end clamped as the ONNX Slice spec says (``d`` the axis size).
 
     Values with ``|v| >= 2**62`` clamp like infinities (sizes are taken to be below 2**62).

@@ -143,20 +143,31 @@ def _cancel(num: list[Expr], den: list[Expr]) -> tuple[Expr, Expr]:
     return qa, qb
 
 
+class _Text:
+    """Text made only when shown (a formula's argument that is not an expression)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], str]) -> None:
+        self.make = make
+
+    def __str__(self) -> str:
+        return self.make()
+
+
 def _quotient(ctx: OpContext, num: Expr, den: Expr, x: Sequence[Expr], out: Sequence[Expr], infer: int) -> Expr:
     """``num / den`` (the input's element count over the other target sizes, common factors
     cancelled) for Reshape's -1: exact, or a floor with a divisibility condition (GC006)."""
     fix = "feed sizes for which the element count divides evenly, or compute the target from the input's Shape"
     what = "Reshape -1 (inferred size)"
-    shown = [str(d) if j != infer else "-1" for j, d in enumerate(out)]
-    others = product(d for j, d in enumerate(out) if j != infer)
+    shown = _Text(lambda: ", ".join(str(d) if j != infer else "-1" for j, d in enumerate(out)))
 
     def formula(divisor: Expr, rest: Expr) -> Callable[[], str]:
         return lazy(
             "the -1 in [{}] is {} / ({}): {} must be divisible by {}",
-            ", ".join(shown),
+            shown,
             product(x),
-            others,
+            product(d for j, d in enumerate(out) if j != infer),
             rest,
             divisor,
         )
@@ -168,7 +179,7 @@ def _quotient(ctx: OpContext, num: Expr, den: Expr, x: Sequence[Expr], out: Sequ
                 FALSE,
                 "GC006",
                 what,
-                formula=lazy("the other target sizes [{}] multiply to {}; -1 cannot be inferred", ", ".join(shown), k),
+                formula=lazy("the other target sizes [{}] multiply to {}; -1 cannot be inferred", shown, k),
                 fix="give the other target entries non-zero sizes",
             )
             return ZERO

@@ -400,9 +400,7 @@ def _fused_slice(ctx: OpContext, axis: int) -> list[Fact] | None:
     return _slice(ctx, [start], [limit], [axis], [delta.value])
 
 
-def _bounds_conditions(
-    ctx: OpContext, bounds: tuple[Expr, Expr], exact: bool, count: Expr, d: Expr, what: str
-) -> None:
+def _bounds_conditions(ctx: OpContext, bounds: tuple[Expr, Expr], exact: bool, count: Expr, d: Expr, what: str) -> None:
     """Indices known only by their range ``[lo, hi]`` (``Range(0, L)``) need ``-d <= lo`` and ``hi < d``.
 
     With exact bounds (both attained) that is a condition on the sizes. Bounds that only enclose
