@@ -25,7 +25,7 @@ from graphcheck.infer.inputs import input_sizes, parse_dims
 from graphcheck.infer.ops._shapeutil import simplify
 from graphcheck.infer.registry import Invalid, OpContext, Propagate, Unsupported, done, lookup, running
 from graphcheck.model.inline import inline_functions
-from graphcheck.model.ir import Graph, Node
+from graphcheck.model.ir import Graph, Node, TensorData
 from graphcheck.symbolic.assume import NOTHING, Assumptions
 from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, AnyOf, Cond, ge
 from graphcheck.symbolic.expr import Expr, Sym, sym
@@ -134,19 +134,20 @@ def run_step(
 ) -> Step:
     """Apply ``node``'s rule to the facts of its inputs (``known``: what the conditions upstream
     tell of the sizes; the rule may reason under it, and the step records when it did)."""
-    ins: list[Fact | None] = []
+    if node.op_type == "Constant" and not node.inputs and len(node.outputs) == 1 and not node.domain:
+        t = node.attrs.get("value")
+        if isinstance(t, TensorData) and len(node.attrs) == 1:  # what the Constant rule does, without its context
+            return Step((tensor_fact(t),), (), (), "GC002", "")
+    get = facts.get
+    ins: list[Fact | None] = [get(name) if name else None for name in node.inputs]
     missing: list[Note] = []
-    for name in node.inputs:
-        if not name:
-            ins.append(None)
-            continue
-        f = facts.get(name)
-        if f is None:
-            f = UNKNOWN
-            missing.append(
-                Note("GC102", node.name, node.op_type, pos, f"input {name!r} is produced by nothing in the graph")
-            )
-        ins.append(f)
+    if _has_none(ins):  # an optional input left out (""), or a name nothing produces
+        for i, name in enumerate(node.inputs):
+            if name and ins[i] is None:
+                ins[i] = UNKNOWN
+                missing.append(
+                    Note("GC102", node.name, node.op_type, pos, f"input {name!r} is produced by nothing in the graph")
+                )
     reread = False
     if known.sets:
         for i, f in enumerate(ins):
@@ -203,6 +204,13 @@ def run_step(
     reads = ctx.semantics_read or fused is not None
     assumed = known if ctx.known_read or reread else None
     return Step(full, tuple(ctx.requirements), notes, ctx.dim_code, ctx.dim_fix, reads, assumed)
+
+
+def _has_none(items: list[Fact | None]) -> bool:
+    for f in items:  # (by identity: ``None in items`` would call each Fact's __eq__)
+        if f is None:
+            return True
+    return False
 
 
 def _over_budget(what: str, exc: Exception) -> str:

@@ -13,7 +13,7 @@ from graphcheck.symbolic.expr import Expr, const, product
 Val = Expr | Fraction  # an element of a known small tensor: exact integer expression or exact rational
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Fact:
     """A tensor's shape (None: rank unknown), element type and, for small tensors, its values.
 
@@ -35,6 +35,21 @@ class Fact:
     # bounds per position along the last axis, (lo, hi, attained) each: the components of index
     # tuples (GatherND, ScatterND), where one range for the whole tensor would mix the axes
     lanes: tuple[tuple[Expr, Expr, bool], ...] | None = None
+
+    def __init__(
+        self,
+        shape: tuple[Expr, ...] | None,
+        dtype: int = 0,
+        value: tuple[Val, ...] | None = None,
+        bounds: tuple[Expr, Expr] | None = None,
+        bounds_exact: bool = True,
+        lanes: tuple[tuple[Expr, Expr, bool], ...] | None = None,
+    ) -> None:
+        # (the dataclass' own __init__ of a frozen class sets each field through object.__setattr__;
+        # one is made per tensor of the graph, so the fields are written at once)
+        self.__dict__.update(
+            shape=shape, dtype=dtype, value=value, bounds=bounds, bounds_exact=bounds_exact, lanes=lanes
+        )
 
     @property
     def rank(self) -> int | None:

@@ -56,7 +56,7 @@ class ValueInfo:
     kind: str = "tensor"  # "tensor", "sequence", "map", "optional", "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Node:
     index: int
     name: str
@@ -66,6 +66,29 @@ class Node:
     outputs: tuple[str, ...]
     attrs: Mapping[str, AttrValue]
     meta: Mapping[str, str] = field(default_factory=dict)  # exporter metadata kept (name scopes, classes)
+
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        op_type: str,
+        domain: str,
+        inputs: tuple[str, ...],
+        outputs: tuple[str, ...],
+        attrs: Mapping[str, AttrValue],
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        # (one per node of the graph: the fields written at once, not one object.__setattr__ each)
+        self.__dict__.update(
+            index=index,
+            name=name,
+            op_type=op_type,
+            domain=domain,
+            inputs=inputs,
+            outputs=outputs,
+            attrs=attrs,
+            meta={} if meta is None else meta,
+        )
 
     def attr(self, key: str, default: AttrValue | None = None) -> AttrValue | None:
         return self.attrs.get(key, default)
