@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from graphcheck.api import Report
 from graphcheck.errors import GraphcheckError, UsageError
+from graphcheck.model.dimnames import INT_ELEM_TYPES, dim_name, ident
 from graphcheck.model.layers import FrameworkInfo
 from graphcheck.report.diagnostics import Diagnostic, exporter_diagnostic
 
@@ -117,37 +118,8 @@ def normalize_dims(dims: Mapping[str, int | str] | Sequence[str] | None) -> dict
     return parse_dims(list(dims))
 
 
-def _ident(name: str) -> str:
-    """An input name as the stem of a symbol name (letters, digits, underscores)."""
-    s = re.sub(r"\W+", "_", name).strip("_")
-    if not s:
-        return "input"
-    return s if not s[0].isdigit() else f"x{s}"
-
-
-def dim_name(input_name: str, axis: int, rank: int, integer: bool = False, channels_first: bool = False) -> str:
-    """The name of a dynamic size: ``batch``, ``signal_len``, ``image_h``/``image_w``, ``x_3``.
-
-    Axis 0 is the batch. The spatial axes are 1 .. rank-2 (Keras, channels last) or 2 .. rank-1
-    (``channels_first``, PyTorch): one is a length (``_len``), two are ``_h`` and ``_w``. The second
-    axis of a rank-2 integer input (token ids) is a length too; any other axis is ``_<axis>``.
-    """
-    stem = _ident(input_name)
-    if axis == 0:
-        return "batch"
-    if rank == 2 and axis == 1 and integer:
-        return f"{stem}_len"
-    first = 2 if channels_first else 1
-    spatial = axis - first
-    if rank >= 3 and 0 <= spatial < rank - 2:
-        if rank == 3:
-            return f"{stem}_len"
-        if rank == 4:
-            return f"{stem}_h" if spatial == 0 else f"{stem}_w"
-    return f"{stem}_{axis}"
-
-
-_INT_ELEM_TYPES = {2, 3, 4, 5, 6, 7, 12, 13}  # onnx.TensorProto uint8..int64, uint32, uint64
+_ident = ident
+_INT_ELEM_TYPES = INT_ELEM_TYPES
 
 
 def _input_dims(model: onnx.ModelProto) -> list[tuple[str, int, list[onnx.TensorShapeProto.Dimension]]]:

@@ -62,7 +62,7 @@ class GateResult:
 
 def _smallest_failure(report: Report, point: Mapping[str, int]) -> dict[str, str]:
     """Where the model first fails at a failing point: the layer/node, its condition with the numbers."""
-    from graphcheck.render.text import failure_detail, where_text
+    from graphcheck.render.text import failure_detail, what_text, where_text
 
     try:
         ev = report.at(point)
@@ -73,7 +73,7 @@ def _smallest_failure(report: Report, point: Mapping[str, int]) -> dict[str, str
         return {}
     lay = report.layers.of(r.node)
     return {
-        "where": f"{where_text(report, r.node, r.op)} {r.what}",
+        "where": f"{where_text(report, r.node, r.op)} {what_text(report, r.node, r.what)}",
         "detail": failure_detail(ev),
         "code": r.code,
         "node": r.node,

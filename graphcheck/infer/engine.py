@@ -72,6 +72,7 @@ class Analysis:
     # what was known of the sizes along the walk: (first position it held at, the knowledge), in order
     known: list[tuple[int, Assumptions]] = field(default_factory=lambda: [(0, NOTHING)], repr=False)
     cond_cache: dict[Cond, IntSet] = field(default_factory=dict, repr=False, compare=False)  # one-size solutions
+    aliases: dict[str, str] = field(default_factory=dict)  # an exporter's name for a size (unk__68) -> the symbol's
 
     @property
     def complete(self) -> bool:
@@ -79,6 +80,7 @@ class Analysis:
 
     def symbol(self, key: str) -> Sym:
         """A symbol by name or by ``input:axis`` address."""
+        key = self.aliases.get(key, key)
         for s in self.symbols:
             if s.name == key:
                 return s
@@ -91,7 +93,8 @@ class Analysis:
         raise UsageError(f"unknown dimension {key!r}; known: {', '.join(self.known_keys())}")
 
     def known_keys(self) -> list[str]:
-        return [s.name for s in self.symbols] + [a for a in self.addresses if a not in {s.name for s in self.symbols}]
+        names = {s.name for s in self.symbols}
+        return [s.name for s in self.symbols] + [a for a in (*self.addresses, *self.aliases) if a not in names]
 
 
 def shape_like(f: Fact) -> bool:
@@ -454,4 +457,5 @@ def _analyze(
         fresh.next,
         known=walk.known,
         cond_cache=walk.cond_cache,
+        aliases=sizes.aliases,
     )

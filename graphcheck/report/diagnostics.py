@@ -279,8 +279,11 @@ def exporter_range_diagnostics(analysis: Analysis, solution: Solution, complete:
     if not ranges:
         return []
     names = [s.name for s in analysis.symbols]
+    renamed = {t: analysis.aliases[t] for t in ranges if analysis.aliases.get(t) in names}  # s70 -> seq_len
+    rest = {t: r for t, r in ranges.items() if t not in renamed}
+    matched = {**renamed, **match_symbols(rest, [n for n in names if n not in renamed.values()])}
     out: list[Diagnostic] = []
-    for tname, ours_name in match_symbols(ranges, names).items():
+    for tname, ours_name in matched.items():
         lo, hi = ranges[tname]
         sym = next(s for s in analysis.symbols if s.name == ours_name)
         ours = solution.for_symbol(sym)

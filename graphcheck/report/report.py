@@ -62,6 +62,9 @@ class Report:
         lay = self.layers.of(d.node) if d.node else None
         if lay is None or not lay.name:
             return d
+        what = self.layers.axis_label(d.node, d.what) if d.what else d.what  # a Conv1D's "length"
+        if what != d.what:
+            d = replace(d, what=what, message=d.message.replace(d.what, what))
         return replace(d, layer=lay.name, layer_type=lay.kind)
 
     # -- the answer --------------------------------------------------------
