@@ -82,7 +82,10 @@ def report_dict(report: Report, evaluation: Evaluation | None = None, fixes: lis
         # analysed graph and every one tried; every report: the producer the graph records
         "exporter": getattr(report, "exporter", "") or None,
         "producer": _producer(report),
-        "attempts": [{"exporter": a.exporter, "outcome": a.outcome} for a in getattr(report, "attempts", ())],
+        "attempts": [
+            {"exporter": a.exporter, "outcome": a.outcome, "expected": a.expected}
+            for a in getattr(report, "attempts", ())
+        ],
         "inputs": [{"name": i.name, "dims": list(i.dims) if i.dims is not None else None} for i in report.inputs],
         "symbols": [_symbol_entry(report, s) for s in report.symbols],
         "free_symbols": [s.name for s in sol.free],
