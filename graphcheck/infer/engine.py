@@ -234,6 +234,16 @@ def under(f: Fact, known: Assumptions) -> Fact:
     min(0, ...))`` is ``floor((L - 240)/160)`` once ``L >= 400`` is required): sizes computed early
     in the walk, before the conditions that settle them were met, are settled where they are used.
     The same object when nothing changes."""
+    plain = f.__dict__.get("_plain")  # (remembered on the fact: most have no min/max, and are read often)
+    if plain is None:
+        plain = not (
+            (f.shape is not None and _any_minmax(f.shape))
+            or (f.value is not None and _any_minmax(f.value))
+            or (f.bounds is not None and (f.bounds[0].has_minmax() or f.bounds[1].has_minmax()))
+        )
+        f.__dict__["_plain"] = plain
+    if plain:
+        return f
     shape = f.shape
     if shape is not None and _any_minmax(shape):
         shape = tuple(simplify(d, known) if d.has_minmax() else d for d in shape)

@@ -130,7 +130,11 @@ def _fields(buf: memoryview, pos: int, end: int) -> Iterator[tuple[int, int, int
     start offset and the fourth the end offset.
     """
     while pos < end:
-        key, pos = _varint(buf, pos, end)
+        key = buf[pos]
+        if key < 0x80:  # (one-byte keys and lengths, the usual case, without a call)
+            pos += 1
+        else:
+            key, pos = _varint(buf, pos, end)
         fnum, wt = key >> 3, key & 7
         if fnum == 0:
             raise ModelLoadError("field number 0")
@@ -138,7 +142,11 @@ def _fields(buf: memoryview, pos: int, end: int) -> Iterator[tuple[int, int, int
             v, pos = _varint(buf, pos, end)
             yield fnum, 0, v, pos
         elif wt == 2:
-            n, pos = _varint(buf, pos, end)
+            if pos < end and buf[pos] < 0x80:
+                n = buf[pos]
+                pos += 1
+            else:
+                n, pos = _varint(buf, pos, end)
             if n > end - pos:
                 raise ModelLoadError("length-delimited field runs past the end of the data (truncated file?)")
             yield fnum, 2, pos, pos + n

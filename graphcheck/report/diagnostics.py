@@ -106,11 +106,15 @@ def requirement_diagnostic(
             return None
         bad = ok.complement()
         unknown = ""
-        if blind is not None and not (bad & blind[0]).is_empty():
-            unknown = f"  (unknown for {(bad & blind[0]).describe(s.name)}, past {blind[1]})"
-            bad = bad & blind[0].complement()
-            if bad.is_empty():
-                return None
+        try:
+            hidden = bad & blind[0] if blind is not None else None
+            if blind is not None and hidden is not None and not hidden.is_empty():
+                unknown = f"  (unknown for {hidden.describe(s.name)}, past {blind[1]})"
+                bad = bad & blind[0].complement()
+        except TooComplex:  # where a node upstream was not followed is too complex to take out: no claim
+            return None
+        if bad.is_empty():
+            return None
         fails = bad.describe(s.name)
         needs = ok.describe(s.name)
         if r.value is not None:
@@ -250,10 +254,13 @@ def deviation_diagnostics(spec: Solution, ort: Solution) -> list[Diagnostic]:
         names = tuple(s.name for s in p.syms)
         if isinstance(p, UniPart):
             theirs = ort_uni.get(p.sym, IntSet.full() if p.sym in ort.free else None)
-            if theirs is None or theirs == p.values:
+            try:
+                if theirs is None or theirs == p.values:
+                    continue
+                extra = theirs - p.values
+                missing = p.values - theirs
+            except TooComplex:  # the two sets' common period is past the limit: no claim either way
                 continue
-            extra = theirs - p.values
-            missing = p.values - theirs
             parts = []
             if not extra.is_empty():
                 parts.append(f"it also runs {extra.describe(p.sym.name)}, which the spec makes invalid")

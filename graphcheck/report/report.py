@@ -346,8 +346,12 @@ def _joined(
         mine = out.get(s)
         if mine is None:
             out[s] = (outside, first, label)
-        else:
-            out[s] = (mine[0] | outside, min(mine[1], first), mine[2] if mine[1] <= first else label)
+            continue
+        try:
+            both = mine[0] | outside
+        except TooComplex:  # past the period limit: every value counts as not followed (claims nothing)
+            both = IntSet.full()
+        out[s] = (both, min(mine[1], first), mine[2] if mine[1] <= first else label)
     return out
 
 
