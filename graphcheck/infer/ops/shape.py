@@ -29,7 +29,7 @@ from fractions import Fraction
 from graphcheck.errors import TooComplex
 from graphcheck.infer.facts import Fact, Val, tensor_fact
 from graphcheck.infer.ops import _values as V
-from graphcheck.infer.ops._common import broadcast
+from graphcheck.infer.ops._common import Later, broadcast
 from graphcheck.infer.ops._shapeutil import (
     INT64,
     ONE,
@@ -143,31 +143,19 @@ def _cancel(num: list[Expr], den: list[Expr]) -> tuple[Expr, Expr]:
     return qa, qb
 
 
-class _Text:
-    """Text made only when shown (a formula's argument that is not an expression)."""
-
-    __slots__ = ("make",)
-
-    def __init__(self, make: Callable[[], str]) -> None:
-        self.make = make
-
-    def __str__(self) -> str:
-        return self.make()
-
-
 def _quotient(ctx: OpContext, num: Expr, den: Expr, x: Sequence[Expr], out: Sequence[Expr], infer: int) -> Expr:
     """``num / den`` (the input's element count over the other target sizes, common factors
     cancelled) for Reshape's -1: exact, or a floor with a divisibility condition (GC006)."""
     fix = "feed sizes for which the element count divides evenly, or compute the target from the input's Shape"
     what = "Reshape -1 (inferred size)"
-    shown = _Text(lambda: ", ".join(str(d) if j != infer else "-1" for j, d in enumerate(out)))
+    shown = Later(lambda: ", ".join(str(d) if j != infer else "-1" for j, d in enumerate(out)))
 
     def formula(divisor: Expr, rest: Expr) -> Callable[[], str]:
         return lazy(
             "the -1 in [{}] is {} / ({}): {} must be divisible by {}",
             shown,
-            product(x),
-            product(d for j, d in enumerate(out) if j != infer),
+            Later(lambda: product(x)),
+            Later(lambda: product(d for j, d in enumerate(out) if j != infer)),
             rest,
             divisor,
         )
@@ -320,7 +308,13 @@ def _reshape(ctx: OpContext, target: Sequence[Expr], allowzero: bool) -> list[Fa
             eq(num, den),
             "GC006",
             "Reshape element count",
-            formula=lazy("{} elements of {} must equal the {} of {}", product(x), show(x), product(out), show(out)),
+            formula=lazy(
+                "{} elements of {} must equal the {} of {}",
+                Later(lambda: product(x)),
+                Later(lambda: show(x)),
+                Later(lambda: product(out)),
+                Later(lambda: show(out)),
+            ),
             fix="make the target's element count match the input's (use -1 for the size to infer, or compute the "
             "target from the input's Shape)",
         )
