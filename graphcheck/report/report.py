@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from graphcheck.errors import TooComplex, UsageError
-from graphcheck.infer.engine import INCOMPLETE_CODES, Analysis, analyze
+from graphcheck.infer.engine import INCOMPLETE_CODES, Analysis, analyze, no_gc
 from graphcheck.infer.facts import Note, Requirement
 from graphcheck.infer.resume import with_semantics
 from graphcheck.model.layers import FrameworkInfo, LayerMap, layer_map
@@ -34,6 +35,20 @@ from graphcheck.symbolic.usolve import cond_set
 class InputInfo:
     name: str
     dims: tuple[str, ...] | None  # each dim as its symbol name or its fixed size; None: rank unknown
+
+
+T = TypeVar("T")
+
+
+def _gc_paused(fn: Callable[[Report], T]) -> Callable[[Report], T]:
+    """``fn`` with the cyclic garbage collector paused, as the walk runs: a model of 5,000 findings
+    holds so many objects that each collection while its findings are made costs time in proportion."""
+
+    @functools.wraps(fn)
+    def run(self: Report) -> T:
+        return no_gc(lambda: fn(self))
+
+    return run
 
 
 class Report:
@@ -69,6 +84,7 @@ class Report:
 
     # -- the answer --------------------------------------------------------
     @functools.cached_property
+    @_gc_paused
     def solution(self) -> Solution:
         """The valid set: proven when the analysis is complete (within the sizes it covers, see
         ``uncovered``); otherwise what every size must meet (necessary, not sufficient)."""
@@ -82,6 +98,7 @@ class Report:
         return self.analysis.complete and all(r.decidable for r in self.analysis.requirements)
 
     @functools.cached_property
+    @_gc_paused
     def necessary(self) -> Solution:
         """What every valid size meets: the model's conditions up to the first node followed for
         part of the sizes only (what comes after holds only within its part)."""
@@ -295,6 +312,7 @@ class Report:
 
     # -- findings -----------------------------------------------------------------
     @functools.cached_property
+    @_gc_paused
     def diagnostics(self) -> list[Diagnostic]:
         out: list[Diagnostic] = []
         for r in self.analysis.requirements:
@@ -319,6 +337,7 @@ class Report:
         return [self._with_layer(d) for d in out]
 
     @functools.cached_property
+    @_gc_paused
     def ort_report(self) -> Report:
         """The same model analysed with onnxruntime's deviations from the spec."""
         if self.analysis.semantics == "ort":

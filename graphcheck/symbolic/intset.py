@@ -99,11 +99,11 @@ class IntSet:
     # -- constructors ----------------------------------------------------
     @staticmethod
     def empty() -> IntSet:
-        return IntSet(1, {})
+        return _EMPTY
 
     @staticmethod
     def full() -> IntSet:
-        return IntSet(1, {0: ((1, MAXDIM),)})
+        return _FULL
 
     @staticmethod
     def interval(lo: int, hi: int = MAXDIM) -> IntSet:
@@ -154,7 +154,9 @@ class IntSet:
         return not self.classes
 
     def is_full(self) -> bool:
-        return self == IntSet.full()
+        if self.period == 1:  # (sets are kept reduced: a full one has period 1)
+            return self.classes == _FULL.classes
+        return self == _FULL
 
     def min(self) -> int | None:
         return min((ivs[0][0] for ivs in self.classes.values()), default=None)
@@ -300,6 +302,10 @@ class IntSet:
 
     def __repr__(self) -> str:
         return f"IntSet(period={self.period}, classes={self.classes})"
+
+
+_EMPTY = IntSet(1, {})  # (sets are immutable: one of each is shared)
+_FULL = IntSet(1, {0: ((1, MAXDIM),)})
 
 
 def _prime_factors(n: int) -> list[int]:
