@@ -601,6 +601,14 @@ class Expr:
             return o * self.value
         if len(self._d) * len(o._d) > SIZE_LIMIT:
             raise TooComplex(f"a product of {len(self._d)} by {len(o._d)} terms, past the budget of {SIZE_LIMIT}")
+        if len(self._d) == 1 == len(o._d):  # two monomials (most products of sizes): one term out
+            ((m1, c1),) = self._d.items()
+            ((m2, c2),) = o._d.items()
+            if len(m1) + len(m2) > DEGREE_LIMIT:
+                raise TooComplex(f"a product of degree {len(m1) + len(m2)}, past the budget of {DEGREE_LIMIT}")
+            one = {_mono_mul(m1, m2): c1 * c2}
+            _coef_check(one)
+            return Expr(one, True)
         if self.degree() + o.degree() > DEGREE_LIMIT:
             raise TooComplex(f"a product of degree {self.degree() + o.degree()}, past the budget of {DEGREE_LIMIT}")
         d = {}

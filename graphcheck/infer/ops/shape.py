@@ -129,6 +129,8 @@ def _cancel(num: list[Expr], den: list[Expr]) -> tuple[Expr, Expr]:
     a, b = product(rest), product(left)
     if a.is_const or b.is_const:
         return a, b
+    if a == b:  # (a Gemm's [batch*seq, d] back to [batch, seq, d])
+        return ONE, ONE
     common: Counter[Sym] | None = None
     for m, _ in a.terms + b.terms:
         cnt = Counter(x for x in m if isinstance(x, Sym) and not x.opaque)
