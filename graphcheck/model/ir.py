@@ -135,20 +135,14 @@ class Graph:
         return self.opsets.get("", self.opsets.get("ai.onnx", 0))
 
     def _file_order_is_topological(self) -> bool:
-        """No node reads a value that only it or a node after it writes (a graph input or
-        initializer is there from the start)."""
-        first: dict[str, int] = {}  # each value -> the position of the first node writing it
-        for pos, n in enumerate(self.nodes):
-            for o in n.outputs:
-                if o and o not in first:
-                    first[o] = pos
-        get = first.get
-        given = {vi.name for vi in self.inputs}
-        for pos, n in enumerate(self.nodes):
-            for i in n.inputs:
-                w = get(i)
-                if w is not None and w >= pos and i and i not in given and i not in self.initializers:
-                    return False
+        produced: set[str] = {vi.name for vi in self.inputs} | set(self.initializers) | {""}
+        later: set[str] = set().union(*(n.outputs for n in self.nodes))
+        for n in self.nodes:
+            if not produced.issuperset(n.inputs):  # (the usual case in one C call)
+                for i in n.inputs:
+                    if i not in produced and i in later:
+                        return False
+            produced.update(n.outputs)
         return True
 
     def dag(self) -> nx.DiGraph:
