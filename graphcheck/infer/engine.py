@@ -354,6 +354,8 @@ class Walk:
             self.facts[out_name] = f
             if f.shape is None or f.value is not None or shape_like(f):
                 continue  # computed shape/index tensors may legitimately be empty
+            if checked.issuperset(f.shape):
+                continue  # (the usual case: every size already checked, in one call)
             for axis, d in enumerate(f.shape):
                 if d in checked or (base_dims and base_dims.get(d, _NEVER) < dim_limit):
                     continue

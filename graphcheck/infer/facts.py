@@ -72,6 +72,15 @@ class Fact:
         """Values as integer expressions (floats that are whole numbers included)."""
         if self.value is None:
             return None
+        got = self.__dict__.get("_ints", self)  # (remembered: axes and shape constants are read often)
+        if got is not self:
+            return got  # type: ignore[no-any-return]
+        out = self._int_values()
+        self.__dict__["_ints"] = out
+        return out
+
+    def _int_values(self) -> tuple[Expr, ...] | None:
+        assert self.value is not None
         out: list[Expr] = []
         for v in self.value:
             if isinstance(v, Expr):
@@ -83,10 +92,13 @@ class Fact:
         return tuple(out)
 
     def const_ints(self) -> tuple[int, ...] | None:
+        got = self.__dict__.get("_consts", self)  # (remembered, as int_values)
+        if got is not self:
+            return got  # type: ignore[no-any-return]
         vals = self.int_values()
-        if vals is None or not all(v.is_const for v in vals):
-            return None
-        return tuple(v.value for v in vals)
+        out = None if vals is None or not all(v.is_const for v in vals) else tuple(v.value for v in vals)
+        self.__dict__["_consts"] = out
+        return out
 
 
 UNKNOWN = Fact(None)

@@ -218,6 +218,9 @@ class OpContext:
         return vals
 
     def const_ints(self, i: int, what: str = "") -> tuple[int, ...]:
+        known = self.fact(i).const_ints()
+        if known is not None:
+            return known
         vals = self.ints(i, what)
         if not all(v.is_const for v in vals):
             raise Unsupported(
