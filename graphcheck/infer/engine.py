@@ -431,7 +431,12 @@ def _analyze(
     dims: Mapping[str, int | str] | None,
     semantics: str,
     progress: Callable[[int, int], None] | None,
+    sort: bool = False,
 ) -> Analysis:
+    """The walk, in file order unless ``sort``: ONNX stores nodes topologically sorted, and a node
+    reading a value no node before it wrote has a GC102 note, at which the order is checked (in
+    one pass) and the walk made again in a topological order if the file's is not one."""
+    given, given_dims = graph, dims
     dims = dict(dims or {})
     graph = inline_functions(graph)
     sizes = input_sizes(graph, dims)
@@ -442,13 +447,17 @@ def _analyze(
         facts[vi.name] = Fact(sizes.shapes[vi.name], vi.elem_type)
     fresh = Fresh(0)
     walk = Walk(facts)
-    order = graph.topo_order()
+    order = graph.topo_order() if sort else list(graph.nodes)
     fusable = fusable_ranges(graph, order) if semantics == "ort" else {}
     total = len(order)
     for pos, node in enumerate(order):
         if progress is not None and pos % 500 == 0 and pos:
             progress(pos, total)
         step = run_step(graph, node, pos, facts, semantics, fresh, fusable.get(node.index), walk.now, walk.cond_cache)
+        if not sort and step.notes and any(n.code == "GC102" for n in step.notes):
+            sort = True  # (checked once)
+            if not graph.file_order_is_topological():
+                return _analyze(given, given_dims, semantics, progress, sort=True)
         walk.commit(node, pos, step)
     if progress is not None:
         progress(total, total)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import chain
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -98,6 +100,10 @@ class Node:
         return f"{self.name} ({self.op_type})"
 
 
+_INPUTS = attrgetter("inputs")
+_OUTPUTS = attrgetter("outputs")
+
+
 @dataclass(frozen=True)
 class Function:
     """A model-local function (FunctionProto), kept for inlining."""
@@ -134,15 +140,18 @@ class Graph:
     def opset(self) -> int:
         return self.opsets.get("", self.opsets.get("ai.onnx", 0))
 
-    def _file_order_is_topological(self) -> bool:
+    def file_order_is_topological(self) -> bool:
+        ins = list(map(_INPUTS, self.nodes))
+        outs = list(map(_OUTPUTS, self.nodes))
+        later: set[str] = set(chain.from_iterable(outs))
         produced: set[str] = {vi.name for vi in self.inputs} | set(self.initializers) | {""}
-        later: set[str] = set().union(*(n.outputs for n in self.nodes))
-        for n in self.nodes:
-            if not produced.issuperset(n.inputs):  # (the usual case in one C call)
-                for i in n.inputs:
-                    if i not in produced and i in later:
+        has_all, add = produced.issuperset, produced.update
+        for i, o in zip(ins, outs):
+            if not has_all(i):  # (the usual case in one C call)
+                for name in i:
+                    if name not in produced and name in later:
                         return False
-            produced.update(n.outputs)
+            add(o)
         return True
 
     def dag(self) -> nx.DiGraph:
@@ -169,7 +178,7 @@ class Graph:
         ONNX requires nodes to be stored topologically sorted, so the file order is checked in
         one pass and used when valid; otherwise the networkx DAG is sorted.
         """
-        if self._file_order_is_topological():
+        if self.file_order_is_topological():
             return list(self.nodes)
         import networkx as nx
 
