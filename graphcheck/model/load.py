@@ -492,6 +492,8 @@ def _node(n: onnx.NodeProto, index: int) -> Node:
     return Node(index, name, op_type, domain, _ts(n.input), _ts(n.output), attrs, meta)
 
 
+_ATTRS_LIMIT = 4096  # small attributes decoded and remembered by their bytes (memory only; emptied when full)
+_ATTRS: dict[bytes, tuple[str, AttrValue]] = {}
 _NODE_STR = {1, 2, 3, 4, 6, 7, 8}  # NodeProto's string fields: input, output, name, op_type, doc, domain, overload
 _ATTR_FROM = onnx.AttributeProto.FromString
 
@@ -523,10 +525,18 @@ def _plain_node(raw: bytes, index: int) -> Node | None:
                 return None
             field = key >> 3
             if field == 5:
-                a = _ATTR_FROM(raw[q : q + ln])
-                if a.ref_attr_name:
-                    return None
-                attrs[_t(a.name)] = _attr(a)
+                blob = raw[q : q + ln]
+                got = _ATTRS.get(blob)
+                if got is None:
+                    a = _ATTR_FROM(blob)
+                    if a.ref_attr_name:
+                        return None
+                    got = (_t(a.name), _attr(a))
+                    if ln <= 256:  # the same small attribute again and again (an exporter's Constants)
+                        if len(_ATTRS) >= _ATTRS_LIMIT:
+                            _ATTRS.clear()
+                        _ATTRS[blob] = got
+                attrs[got[0]] = got[1]
             elif field in _NODE_STR:
                 text = raw[q : q + ln].decode()
                 if field == 1:
