@@ -140,7 +140,7 @@ def run_step(
     if node.op_type == "Constant" and not node.inputs and len(node.outputs) == 1 and not node.domain:
         t = node.attrs.get("value")
         if isinstance(t, TensorData) and len(node.attrs) == 1:  # what the Constant rule does, without its context
-            return Step((tensor_fact(t),), (), (), "GC002", "")
+            return _new_step(Step, ((tensor_fact(t),), (), (), "GC002", "", False, None))
     get = facts.get
     ins: list[Fact | None] = [get(name) if name else None for name in node.inputs]
     missing: list[Note] = []
@@ -154,7 +154,7 @@ def run_step(
     reread = False
     if known.sets:
         for i, f in enumerate(ins):
-            if f is not None:
+            if f is not None and f.__dict__.get("_plain") is not True:  # (see under)
                 g = under(f, known)
                 if g is not f:
                     ins[i] = g
@@ -206,7 +206,11 @@ def run_step(
     notes = tuple(missing + ctx.notes) if missing or ctx.notes else ()
     reads = ctx.semantics_read or fused is not None
     assumed = known if ctx.known_read or reread else None
-    return Step(full, tuple(ctx.requirements), notes, ctx.dim_code, ctx.dim_fix, reads, assumed)
+    reqs = tuple(ctx.requirements) if ctx.requirements else ()
+    return _new_step(Step, (full, reqs, notes, ctx.dim_code, ctx.dim_fix, reads, assumed))
+
+
+_new_step = tuple.__new__  # (a Step without the named tuple's __new__ frame: one is made per node)
 
 
 def _has_none(items: list[Fact | None]) -> bool:

@@ -47,9 +47,13 @@ class Fact:
     ) -> None:
         # (the dataclass' own __init__ of a frozen class sets each field through object.__setattr__;
         # one is made per tensor of the graph, so the fields are written at once)
-        self.__dict__.update(
-            shape=shape, dtype=dtype, value=value, bounds=bounds, bounds_exact=bounds_exact, lanes=lanes
-        )
+        d = self.__dict__
+        d["shape"] = shape
+        d["dtype"] = dtype
+        d["value"] = value
+        d["bounds"] = bounds
+        d["bounds_exact"] = bounds_exact
+        d["lanes"] = lanes
 
     @property
     def rank(self) -> int | None:
