@@ -4,6 +4,7 @@ per-input timeout and an address-space cap (README, "Budgets and bounds").
     python bench/fuzz.py                          # 10,000 inputs from seed 0 (about 20 min on 2 cores)
     python bench/fuzz.py --count 1 --seed 1467    # replay one input
     python bench/fuzz.py --keep bench/out/fuzz    # keep every input that fails, with its traceback
+    python bench/fuzz.py --generators finding_chain mod_primes --count 300   # only these generated graphs
     python bench/fuzz.py --atheris -- -max_total_time=3600   # coverage-guided, in process (pip install atheris)
 
 Inputs come from ``tests/fuzz/corpus.py`` (mutated protobufs and generated graphs; deterministic in
@@ -75,19 +76,32 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="directory for the inputs that fail (and their tracebacks)")
     ap.add_argument("--json", type=Path, help="write every outcome here")
     ap.add_argument("--atheris", action="store_true", help="coverage-guided fuzzing in process (needs atheris)")
+    ap.add_argument(
+        "--generators",
+        nargs="+",
+        metavar="NAME",
+        help="only graphs from these generators of tests/fuzz/corpus.py (finding_chain, mod_primes, conv_stack, ...)",
+    )
     ap.add_argument("rest", nargs="*", help="with --atheris: libFuzzer's options (after --)")
     args = ap.parse_args()
     if args.atheris:
         _atheris(args.rest)
         return 0
     t0 = time.perf_counter()
-    stats = campaign(
-        range(args.seed, args.seed + args.count),
-        timeout=args.timeout,
-        memory=args.memory << 20,
-        keep=args.keep,
-        progress=True,
-    )
+    seeds = range(args.seed, args.seed + args.count)
+    if args.generators:
+        import random
+
+        from tests.fuzz import corpus
+        from tests.fuzz.harness import run_inputs
+
+        gens = [getattr(corpus, g) for g in args.generators]
+        inputs = (
+            (s, gens[s % len(gens)].__name__, gens[s % len(gens)](random.Random(s)).SerializeToString()) for s in seeds
+        )
+        stats = run_inputs(inputs, timeout=args.timeout, memory=args.memory << 20, keep=args.keep, progress=True)
+    else:
+        stats = campaign(seeds, timeout=args.timeout, memory=args.memory << 20, keep=args.keep, progress=True)
     wall = time.perf_counter() - t0
     print(stats.summary())
     by_family = Counter((o.family, o.kind) for o in stats.outcomes)

@@ -47,8 +47,13 @@ OPSET = 17
 SPECS: dict[str, tuple[str, dict]] = {
     "conv1d_stack_1000": ("conv1d_stack", {"layers": 1000, "seed": 1000}),
     "conv1d_stack_4000": ("conv1d_stack", {"layers": 4000, "seed": 4000}),
+    "conv1d_valid_1000": ("conv1d_stack", {"layers": 1000, "seed": 1000, "unpadded": True}),
+    "conv1d_valid_4000": ("conv1d_stack", {"layers": 4000, "seed": 4000, "unpadded": True}),
     "resnet152": ("resnet", {"blocks": [3, 8, 36, 3], "seed": 152}),
     "gpt2_48": ("gpt2", {"layers": 48, "d": 384, "heads": 6, "vocab": 8192, "ctx": 1024, "seed": 48}),
+    "conv_chain_500": ("conv_chain", {"layers": 500}),
+    "conv_chain_5000": ("conv_chain", {"layers": 5000}),
+    "gpt2_legacy_48": ("gpt2_legacy", {"layers": 48, "d": 256, "heads": 4, "vocab": 50257, "ctx": 1024, "seed": 48}),
 }
 ALL = list(SPECS)
 
@@ -116,14 +121,17 @@ class _Builder:
 # (a) Conv1d stack
 
 
-def conv1d_stack(layers: int, seed: int) -> onnx.ModelProto:
+def conv1d_stack(layers: int, seed: int, unpadded: bool = False) -> onnx.ModelProto:
     b = _Builder(seed)
     C = 16
     cfg_rng = np.random.default_rng(seed + 1)
     stride2_at = {layers // 3, (2 * layers) // 3}
     x = "x"
     for i in range(layers):
-        if i in stride2_at:
+        if unpadded:  # every layer a finding: out = L - 2 each time
+            k, d, s = 3, 1, 1
+            pads = [0, 0]
+        elif i in stride2_at:
             k, d, s = 3, 1, 2
             pads = [1, 1]  # out = floor((L - 1) / 2) + 1
         elif i % 50 == 25:
@@ -149,8 +157,31 @@ def conv1d_stack(layers: int, seed: int) -> onnx.ModelProto:
     return b.model(f"conv1d_stack_{layers}", inputs, outputs, f"{layers}-layer Conv1d stack (graphcheck bench)")
 
 
-def conv1d_min_length(layers: int, seed: int) -> int:
+def conv_chain(layers: int) -> onnx.ModelProto:
+    """x[N, 1, L] -> layers x Conv(kernel 2, unpadded, one channel): every layer shortens the length by
+    one, so each is a finding (GC001, ``L - i >= 1``); the report's cost per finding is what it times."""
+    w = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 2], [0.5, 0.5])
+    nodes = []
+    x = "x"
+    for i in range(layers):
+        nodes.append(helper.make_node("Conv", [x, "w"], [f"c{i}"], name=f"conv{i}", kernel_shape=[2]))
+        x = f"c{i}"
+    g = helper.make_graph(
+        nodes,
+        f"conv_chain_{layers}",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, "L"])],
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["N", 1, f"L - {layers}"])],
+        initializer=[w],
+    )
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="graphcheck-bench")
+    m.ir_version = 8
+    return m
+
+
+def conv1d_min_length(layers: int, seed: int, unpadded: bool = False) -> int:
     """The smallest L the stack accepts, by walking the same configuration backwards."""
+    if unpadded:
+        return 2 * layers + 1
     cfg_rng = np.random.default_rng(seed + 1)
     stride2_at = {layers // 3, (2 * layers) // 3}
     cfg = []
@@ -314,7 +345,62 @@ def gpt2(layers: int, d: int, heads: int, vocab: int, ctx: int, seed: int) -> on
     return b.model("gpt2_48", inputs, outputs, f"{layers}-layer GPT-2-style decoder, random weights (graphcheck bench)")
 
 
-BUILDERS: dict[str, Callable[..., onnx.ModelProto]] = {"conv1d_stack": conv1d_stack, "resnet": resnet, "gpt2": gpt2}
+# ---------------------------------------------------------------------------
+# (d) GPT-2 exported by torch.onnx's legacy (TorchScript) exporter without constant folding
+
+
+def gpt2_legacy(layers: int, d: int, heads: int, vocab: int, ctx: int, seed: int) -> onnx.ModelProto:
+    """transformers' GPT2LMHeadModel from a config (random weights, nothing downloaded), exported the
+    way many files in the wild were: ``torch.onnx.export(dynamo=False, do_constant_folding=False)``.
+    Every scalar, axis list and shape piece is then its own Constant node (about a third of the
+    nodes) and every head reshape a Shape -> Gather -> Unsqueeze -> Concat chain. Needs torch and
+    transformers (``pip install -e '.[zoo]'``). An attention mask is an input too: without one,
+    transformers' mask code uses ``aten::diff``, which the legacy exporter cannot export."""
+    import io
+    import warnings
+
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    torch.manual_seed(seed)
+    cfg = GPT2Config(n_layer=layers, n_embd=d, n_head=heads, vocab_size=vocab, n_positions=ctx)
+    lm = GPT2LMHeadModel(cfg).eval()
+
+    class Logits(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lm = lm
+
+        def forward(self, input_ids, attention_mask):  # type: ignore[no-untyped-def]
+            return self.lm(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+
+    ids = torch.randint(0, vocab, (1, 8))
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Logits().eval(),
+            (ids, torch.ones_like(ids)),
+            buf,
+            dynamo=False,
+            do_constant_folding=False,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}},
+            opset_version=OPSET,
+        )
+    return onnx.load_from_string(buf.getvalue())
+
+
+BUILDERS: dict[str, Callable[..., onnx.ModelProto]] = {
+    "conv1d_stack": conv1d_stack,
+    "resnet": resnet,
+    "gpt2": gpt2,
+    "gpt2_legacy": gpt2_legacy,
+    "conv_chain": conv_chain,
+}
 
 
 # ---------------------------------------------------------------------------
@@ -398,8 +484,14 @@ def verify(name: str) -> list[str]:
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     kind, params = SPECS[name]
-    if kind == "conv1d_stack":
-        lmin = conv1d_min_length(params["layers"], params["seed"])
+    if kind == "conv_chain":
+        n = params["layers"]
+        feeds = [{"x": rng.standard_normal((1, 1, n + 1), dtype=np.float32)}]
+        expect = [(1, 1, 1)]
+        note = f" (minimum length L = {n + 1})"
+        bad = {"x": rng.standard_normal((1, 1, n), dtype=np.float32)}
+    elif kind == "conv1d_stack":
+        lmin = conv1d_min_length(params["layers"], params["seed"], params.get("unpadded", False))
         feeds = [
             {"x": rng.standard_normal((1, 16, lmin), dtype=np.float32)},
             {"x": rng.standard_normal((2, 16, lmin + 37), dtype=np.float32)},
@@ -423,6 +515,9 @@ def verify(name: str) -> list[str]:
         expect = [(1, 8, v), (2, 33, v)]
         note = ""
         bad = {"input_ids": rng.integers(0, v, (1, params["ctx"] + 1), dtype=np.int64)}
+        if kind == "gpt2_legacy":  # the attention mask has the ids' shape
+            for feed in [*feeds, bad]:
+                feed["attention_mask"] = np.ones_like(feed["input_ids"])
     for feed, want in zip(feeds, expect):
         t0 = time.perf_counter()
         (out,) = sess.run(None, feed)
@@ -433,7 +528,7 @@ def verify(name: str) -> list[str]:
             f"{name}: onnxruntime run {shp} -> {out.shape} ok, finite={finite} ({time.perf_counter() - t0:.2f} s)"
         )
     lines[-1] += note
-    if kind == "gpt2":
+    if kind == "gpt2":  # (the legacy export is transformers' own GPT-2: its mask is theirs)
         # causality (the sliced mask is the right one): changing the last token leaves earlier logits alone
         ids = feeds[1]["input_ids"].copy()
         (a,) = sess.run(None, {"input_ids": ids})

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from graphcheck.errors import GraphcheckError, UsageError
+from graphcheck.errors import GraphcheckError, UsageError, printable
 
 if TYPE_CHECKING:
     from graphcheck.api import Report
@@ -352,12 +352,12 @@ def _run_gate(
             for i, fut in enumerate(as_completed(futs), 1):
                 done[futs[fut]] = fut.result()
                 if show:
-                    sys.stderr.write(f"\r[{i}/{len(paths)}] {futs[fut]}\x1b[K")
+                    sys.stderr.write(f"\r[{i}/{len(paths)}] {printable(str(futs[fut]))}\x1b[K")
             results = [done[p] for p in paths]
     else:
         for i, p in enumerate(paths, 1):
             if show:
-                sys.stderr.write(f"\r[{i}/{len(paths)}] {p}\x1b[K")
+                sys.stderr.write(f"\r[{i}/{len(paths)}] {printable(str(p))}\x1b[K")
             results.append(error_result(p, unconverted[p]) if p in unconverted else one(p))
     if show:
         sys.stderr.write("\r\x1b[K")
@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except GraphcheckError as exc:
-        typer.echo(f"graphcheck: error: {exc}", err=True)
+        typer.echo(f"graphcheck: error: {printable(str(exc))}", err=True)  # one line, whatever the path holds
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("graphcheck: interrupted", err=True)
@@ -459,7 +459,6 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(130)
         if os.environ.get("GRAPHCHECK_DEBUG"):
             raise
-        typer.echo(
-            f"graphcheck: internal error: {type(exc).__name__}: {exc} (set GRAPHCHECK_DEBUG=1 for details)", err=True
-        )
+        why = printable(f"{type(exc).__name__}: {exc}")
+        typer.echo(f"graphcheck: internal error: {why} (set GRAPHCHECK_DEBUG=1 for details)", err=True)
         sys.exit(2)

@@ -145,3 +145,19 @@ def test_python_dash_m_and_console_script(toy_path: str) -> None:
         [sys.executable, "-m", "graphcheck", "check", toy_path, "--at", "L=3"], capture_output=True, text=True
     )
     assert res.returncode == 1
+
+
+def test_paths_and_names_from_files_print_on_one_line(tmp_path: Path) -> None:
+    """A newline or a terminal escape in a path (or in a name inside the file) is escaped, never
+    printed raw: the error stays one line on stderr, the report one line per item."""
+    weird = tmp_path / "to\ny\x1b[31m.onnx"
+    weird.write_bytes((Path(__file__).resolve().parent.parent / "fixtures" / "toy.onnx").read_bytes())
+    run = [sys.executable, "-m", "graphcheck"]
+    res = subprocess.run([*run, "check", str(weird)], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.splitlines()[0].startswith(f"{tmp_path}/to\\ny\\x1b[31m.onnx  input")
+    assert "\x1b" not in res.stdout
+    res = subprocess.run([*run, "check", str(tmp_path / "no\nsuch\x1b[2J.onnx")], capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "\x1b" not in res.stderr
+    assert "no\\nsuch\\x1b[2J.onnx: no such file" in res.stderr
+    res = subprocess.run([*run, "gate", str(weird), "-r", "signal_len >= 9"], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.startswith(f"PASS  {tmp_path}/to\\ny\\x1b[31m.onnx\n")

@@ -145,6 +145,15 @@ def framework_info(model: Any) -> FrameworkInfo:
 _AUTO_NAME = re.compile(r"^(keras_tensor|input_layer|input)(_\d+)?$")
 
 
+def _route(model: Any, why: str) -> str:
+    """Why the model is traced as a tf.function, for the "exported by" line."""
+    cls = type(model).__name__
+    what = "a Keras 3 Sequential's" if cls == "Sequential" else "this model's"
+    if cls not in ("Sequential", "Functional", "Model"):
+        what = f"a subclassed model's ({cls})"
+    return f"from_keras cannot read {what} output names ({why}): its call is traced as a tf.function"
+
+
 def _call_params(model: Any) -> list[str]:
     try:
         params = list(inspect.signature(model.call).parameters.values())
@@ -261,10 +270,13 @@ def export(model: Any, opset: int | None = None, dynamic: Collection[str] = (), 
                 proto, _ = convert()
         except Exception as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            attempts.append(Attempt(label, f"failed: {type(exc).__name__}: {first}"))
+            # from_keras failing is the route, not a fallback: from_function traces the same call
+            attempts.append(Attempt(label, f"failed: {type(exc).__name__}: {first}", expected=not attempts))
             continue
         attempts.append(Attempt(label, "used"))
         versions = f"{label} ({versions})".replace("tf2onnx.convert.", "tf2onnx ", 1)
+        if len(attempts) > 1:  # say why, where the exporter is named
+            versions += f"; {_route(model, attempts[0].outcome[8:])}"
         break
     if proto is None:
         raise GraphcheckError(f"tf2onnx could not export Keras model {model.name!r}: {attempts[0].outcome[8:]}")

@@ -57,6 +57,7 @@ class Analysis:
     # an analysis split by control flow on the sizes (an If on ``L % 2 == 0``): each case's own walk,
     # under its path condition. This analysis' conditions are theirs, each as "path -> condition"
     # (those all cases share as they are); its order and facts are the first case's.
+    aliases: dict[str, str] = field(default_factory=dict)  # an exporter's name for a size (unk__68) -> the symbol's
     cases: tuple[Case, ...] = ()
     # a model whose Ifs read graph inputs the caller sets (modes: ``use_cache_branch``, a sample
     # rate): the analysis at each combination of their values (None: any other value). This
@@ -75,7 +76,8 @@ class Analysis:
         return not any(n.code in INCOMPLETE_CODES for n in self.notes)
 
     def symbol(self, key: str) -> Sym:
-        """A symbol by name or by ``input:axis`` address."""
+        """A symbol by name or by ``input:axis`` address (or the exporter's name, an alias)."""
+        key = self.aliases.get(key, key)
         for s in self.symbols:
             if s.name == key:
                 return s
@@ -88,7 +90,8 @@ class Analysis:
         raise UsageError(f"unknown dimension {key!r}; known: {', '.join(self.known_keys())}")
 
     def known_keys(self) -> list[str]:
-        return [s.name for s in self.symbols] + [a for a in self.addresses if a not in {s.name for s in self.symbols}]
+        names = {s.name for s in self.symbols}
+        return [s.name for s in self.symbols] + [a for a in (*self.addresses, *self.aliases) if a not in names]
 
 
 @dataclass(frozen=True)

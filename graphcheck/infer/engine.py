@@ -40,7 +40,7 @@ from graphcheck.infer.registry import (
     why_no_rule,
 )
 from graphcheck.model.inline import inline_functions
-from graphcheck.model.ir import Graph, Node
+from graphcheck.model.ir import Graph, Node, TensorData
 from graphcheck.symbolic.assume import NOTHING, Assumptions
 from graphcheck.symbolic.cond import FALSE, TRUE, AllOf, AnyOf, Cond, all_of, ge, implies, negate
 from graphcheck.symbolic.expr import Expr, const, sym
@@ -91,23 +91,24 @@ def run_step(
 ) -> Step:
     """Apply ``node``'s rule to the facts of its inputs (``known``: what the conditions upstream
     tell of the sizes; the rule may reason under it, and the step records when it did)."""
-    ins: list[Fact | None] = []
+    if node.op_type == "Constant" and not node.inputs and len(node.outputs) == 1 and not node.domain:
+        t = node.attrs.get("value")
+        if isinstance(t, TensorData) and len(node.attrs) == 1:  # what the Constant rule does, without its context
+            return _new_step(Step, ((tensor_fact(t),), (), (), "GC002", "", False, None))
+    get = facts.get
+    ins: list[Fact | None] = [get(name) if name else None for name in node.inputs]
     missing: list[Note] = []
-    for name in node.inputs:
-        if not name:
-            ins.append(None)
-            continue
-        f = facts.get(name)
-        if f is None:
-            f = UNKNOWN
-            missing.append(
-                Note("GC102", node.name, node.op_type, pos, f"input {name!r} is produced by nothing in the graph")
-            )
-        ins.append(f)
+    if _has_none(ins):  # an optional input left out (""), or a name nothing produces
+        for i, name in enumerate(node.inputs):
+            if name and ins[i] is None:
+                ins[i] = UNKNOWN
+                missing.append(
+                    Note("GC102", node.name, node.op_type, pos, f"input {name!r} is produced by nothing in the graph")
+                )
     reread = False
     if known.sets:
         for i, f in enumerate(ins):
-            if f is not None:
+            if f is not None and f.__dict__.get("_plain") is not True:  # (see under)
                 g = under(f, known)
                 if g is not f:
                     ins[i] = g
@@ -115,7 +116,8 @@ def run_step(
     domain = node.domain
     node_opset = graph.opsets.get(domain, graph.opset) if domain else graph.opset
     fn = lookup(domain, node.op_type, node_opset)
-    ctx = OpContext(node, ins, node_opset, pos, semantics, fresh, known=known, cond_cache=cond_cache)
+    ctx = OpContext(node, ins, node_opset, pos, semantics, fresh, None, None, "GC002", "", None, False, known, False,
+                    cond_cache)  # fmt: skip
     if fused is not None:
         ctx.fused_range = [facts.get(n) if n else None for n in fused.inputs]
     outs: list[Fact] = []
@@ -144,7 +146,12 @@ def run_step(
             outs = []
         finally:
             done(token)
-    if outs and any(f is not None and (f.bounds is not None or f.value is not None) for f in ins):
+    if (
+        outs
+        and outs[0].bounds is None
+        and outs[0].value is None  # (else there is nothing to propagate)
+        and any(f is not None and (f.bounds is not None or f.value is not None) for f in ins)
+    ):
         try:
             outs = propagate_bounds(node, ins, outs)
         except TooComplex as exc:  # without their bounds the outputs would claim too much: unknown
@@ -155,7 +162,18 @@ def run_step(
     notes = tuple(missing + ctx.notes) if missing or ctx.notes else ()
     reads = ctx.semantics_read or fused is not None
     assumed = known if ctx.known_read or reread else None
-    return Step(full, tuple(ctx.requirements), notes, ctx.dim_code, ctx.dim_fix, reads, assumed)
+    reqs = tuple(ctx.requirements) if ctx.requirements else ()
+    return _new_step(Step, (full, reqs, notes, ctx.dim_code, ctx.dim_fix, reads, assumed))
+
+
+_new_step = tuple.__new__  # (a Step without the named tuple's __new__ frame: one is made per node)
+
+
+def _has_none(items: list[Fact | None]) -> bool:
+    for f in items:  # (by identity: ``None in items`` would call each Fact's __eq__)
+        if f is None:
+            return True
+    return False
 
 
 def _over_budget(what: str, exc: Exception) -> str:
@@ -176,6 +194,16 @@ def under(f: Fact, known: Assumptions) -> Fact:
     min(0, ...))`` is ``floor((L - 240)/160)`` once ``L >= 400`` is required): sizes computed early
     in the walk, before the conditions that settle them were met, are settled where they are used.
     The same object when nothing changes."""
+    plain = f.__dict__.get("_plain")  # (remembered on the fact: most have no min/max, and are read often)
+    if plain is None:
+        plain = not (
+            (f.shape is not None and _any_minmax(f.shape))
+            or (f.value is not None and _any_minmax(f.value))
+            or (f.bounds is not None and (f.bounds[0].has_minmax() or f.bounds[1].has_minmax()))
+        )
+        f.__dict__["_plain"] = plain
+    if plain:
+        return f
     shape = f.shape
     if shape is not None and _any_minmax(shape):
         shape = tuple(simplify(d, known) if d.has_minmax() else d for d in shape)
@@ -291,6 +319,8 @@ class Walk:
             self.facts[out_name] = f
             if f.shape is None or f.value is not None or shape_like(f):
                 continue  # computed shape/index tensors may legitimately be empty
+            if checked.issuperset(f.shape):
+                continue  # (the usual case: every size already checked, in one call)
             for axis, d in enumerate(f.shape):
                 if d in checked or (base_dims and base_dims.get(d, _NEVER) < dim_limit):
                     continue
@@ -434,7 +464,12 @@ def _analyze(
     progress: Callable[[int, int], None] | None,
     path: tuple[Cond, ...] = (),
     values: Mapping[str, int] | None = None,
+    sort: bool = False,
 ) -> Analysis:
+    """The walk, in file order unless ``sort``: ONNX stores nodes topologically sorted, and a node
+    reading a value no node before it wrote has a GC102 note, at which the order is checked (in
+    one pass) and the walk made again in a topological order if the file's is not one."""
+    given, given_dims = graph, dims
     dims = dict(dims or {})
     graph = inline_functions(graph)
     sizes = input_sizes(graph, dims)
@@ -453,7 +488,7 @@ def _analyze(
             now = now.narrowed(c, walk.cond_cache)
         walk.now = now
         walk.known = [(0, now)]
-    order = graph.topo_order()
+    order = graph.topo_order() if sort else list(graph.nodes)
     fusable = fusable_ranges(graph, order) if semantics == "ort" else {}
     indices = itertools.count(max((n.index for n in graph.nodes), default=-1) + 1)
     later_notes: dict[int, tuple[tuple[str, str], ...]] = {}  # control node index -> notes of its expansion
@@ -506,6 +541,10 @@ def _analyze(
                 Requirement(c, "GC110", node.name, node.op_type, pos, what, covers=True) for c, what in partial
             )
             step = step._replace(requirements=covers + step.requirements)
+        if not sort and step.notes and any(n.code == "GC102" for n in step.notes):
+            sort = True  # (checked once)
+            if not graph.file_order_is_topological():
+                return _analyze(given, given_dims, semantics, progress, path, values, sort=True)
         if guards:
             guards = [(end, c) for end, c in guards if pos < end]
         walk.commit(node, pos, step, all_of(c for _, c in guards) if guards else TRUE)
@@ -532,6 +571,7 @@ def _analyze(
         expanded=expanded,
         path=path,
         values=tuple(sorted((values or {}).items())),
+        aliases=sizes.aliases,
     )
 
 

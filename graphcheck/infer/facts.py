@@ -16,7 +16,7 @@ from graphcheck.symbolic.floats import FloatRange, FloatSize
 Val = Expr | Fraction | FloatSize | FloatRange
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Fact:
     """A tensor's shape (None: rank unknown), element type and, for small tensors, its values.
 
@@ -46,6 +46,29 @@ class Fact:
     # a sequence value (SequenceConstruct, SplitToSequence): its elements, else None for a tensor
     seq: Seq | None = None
 
+    def __init__(
+        self,
+        shape: tuple[Expr, ...] | None,
+        dtype: int = 0,
+        value: tuple[Val, ...] | None = None,
+        bounds: tuple[Expr, Expr] | None = None,
+        bounds_exact: bool = True,
+        lanes: tuple[tuple[Expr, Expr, bool], ...] | None = None,
+        truth: Cond | None = None,
+        seq: Seq | None = None,
+    ) -> None:
+        # (the dataclass' own __init__ of a frozen class sets each field through object.__setattr__;
+        # one is made per tensor of the graph, so the fields are written at once)
+        d = self.__dict__
+        d["shape"] = shape
+        d["dtype"] = dtype
+        d["value"] = value
+        d["bounds"] = bounds
+        d["bounds_exact"] = bounds_exact
+        d["lanes"] = lanes
+        d["truth"] = truth
+        d["seq"] = seq
+
     @property
     def rank(self) -> int | None:
         return None if self.shape is None else len(self.shape)
@@ -68,6 +91,15 @@ class Fact:
         computed from sizes, which need the node reading them to say where they are exact)."""
         if self.value is None:
             return None
+        got = self.__dict__.get("_ints", self)  # (remembered: axes and shape constants are read often)
+        if got is not self:
+            return got  # type: ignore[no-any-return]
+        out = self._int_values()
+        self.__dict__["_ints"] = out
+        return out
+
+    def _int_values(self) -> tuple[Expr, ...] | None:
+        assert self.value is not None
         out: list[Expr] = []
         for v in self.value:
             if isinstance(v, Expr):
@@ -79,10 +111,13 @@ class Fact:
         return tuple(out)
 
     def const_ints(self) -> tuple[int, ...] | None:
+        got = self.__dict__.get("_consts", self)  # (remembered, as int_values)
+        if got is not self:
+            return got  # type: ignore[no-any-return]
         vals = self.int_values()
-        if vals is None or not all(v.is_const for v in vals):
-            return None
-        return tuple(v.value for v in vals)
+        out = None if vals is None or not all(v.is_const for v in vals) else tuple(v.value for v in vals)
+        self.__dict__["_consts"] = out
+        return out
 
 
 @dataclass(frozen=True)
@@ -145,6 +180,28 @@ class Note:
 
 
 def tensor_fact(t: TensorData) -> Fact:
+    """The fact of a constant tensor. Facts are immutable, so equal constants (the many ``[0]``,
+    ``1`` and ``-1`` of an exporter's Constant nodes) share one."""
+    key = (t.elem_type, t.dims, t.values)
+    try:
+        hit = _TENSOR_FACTS.get(key)
+    except TypeError:  # pragma: no cover - values are ints and floats, always hashable
+        hit = None
+    if hit is not None:
+        return hit
+    out = _tensor_fact(t)
+    if t.values is None or len(t.values) <= 64:
+        if len(_TENSOR_FACTS) >= _TENSOR_FACTS_LIMIT:
+            _TENSOR_FACTS.clear()
+        _TENSOR_FACTS[key] = out
+    return out
+
+
+_TENSOR_FACTS_LIMIT = 4096  # constants' facts remembered (memory only; emptied when full)
+_TENSOR_FACTS: dict[tuple[int, tuple[int, ...], object], Fact] = {}
+
+
+def _tensor_fact(t: TensorData) -> Fact:
     shape = tuple(const(d) for d in t.dims)
     values: tuple[Val, ...] | None = None
     if t.values is not None:

@@ -1,7 +1,10 @@
 """The input sizes of an analysis: the user's ``--dim`` settings applied to the graph's inputs.
 
-Every dynamic axis of a graph input becomes a symbol (its ``dim_param``, or ``input:axis`` when it
-has none); ``--dim N=1`` fixes a symbol, ``--dim signal:1=L`` makes a fixed axis symbolic.
+Every dynamic axis of a graph input becomes a symbol: its ``dim_param`` as a person wrote it
+(``L``, ``batch``); a name an exporter made (``unk__68``, ``s77``) or none at all is named from the
+input and axis as the front ends name them (``batch``, ``signal_len``, see
+:mod:`graphcheck.model.dimnames`), the exporter's name kept as an alias. ``--dim N=1`` fixes a
+symbol, ``--dim signal:1=L`` makes a fixed axis symbolic, ``--dim unk__68=L`` names a size.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from graphcheck.errors import UsageError
+from graphcheck.model.dimnames import readable_names
 from graphcheck.model.ir import Graph
 from graphcheck.symbolic.expr import Expr, Sym, const, sym
 
@@ -24,6 +28,7 @@ class InputSizes:
     symbols: tuple[Sym, ...]  # the dynamic sizes, in order of first appearance
     fixed: dict[Sym, int]  # symbols the user fixed with --dim NAME=V
     user_made: tuple[Sym, ...]  # symbols the user made from fixed dims (--dim input:axis=NAME)
+    aliases: dict[str, str]  # an exporter's name for a size (unk__68, s77) -> the symbol's name
 
 
 def parse_dims(items: list[str]) -> dict[str, int | str]:
@@ -53,6 +58,17 @@ def input_sizes(graph: Graph, dims: Mapping[str, int | str]) -> InputSizes:
     addresses: dict[str, Expr] = {}
     order: list[Sym] = []
     fixed: dict[Sym, int] = {}
+    aliases: dict[str, str] = {}
+    readable = readable_names(graph, {v for v in dims.values() if isinstance(v, str)})
+
+    def renamed(key: str, alias: bool) -> Expr:
+        """The size an exporter named ``key`` (or ``input:axis`` when unnamed), by its readable name
+        unless the user addressed the exporter's name; the exporter's name stays an alias."""
+        e = named(key) if key in dims else named(readable[key])
+        s_ = e.as_sym()
+        if alias and s_ is not None and s_.name != key:
+            aliases[key] = s_.name
+        return e
 
     def named(name: str) -> Expr:
         if name in dims:
@@ -89,7 +105,9 @@ def input_sizes(graph: Graph, dims: Mapping[str, int | str]) -> InputSizes:
             elif isinstance(spec, int) and spec >= 0:
                 e = const(spec)
             elif isinstance(spec, str):
-                e = named(spec)
+                e = renamed(spec, True) if spec in readable else named(spec)
+            elif addr in readable:
+                e = renamed(addr, False)
             else:
                 e = named(addr)
             dims_out.append(e)
@@ -97,6 +115,6 @@ def input_sizes(graph: Graph, dims: Mapping[str, int | str]) -> InputSizes:
         shapes[vi.name] = tuple(dims_out)
     unknown = [k for k in dims if k not in used]
     if unknown:
-        known = [s.name for s in order] + list(addresses)
+        known = [s.name for s in order] + list(addresses) + list(aliases)
         raise UsageError(f"unknown dimension {unknown[0]!r}; this model has: {', '.join(dict.fromkeys(known))}")
-    return InputSizes(shapes, addresses, tuple(order), fixed, tuple(user_made))
+    return InputSizes(shapes, addresses, tuple(order), fixed, tuple(user_made), aliases)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -35,6 +34,7 @@ def rule(*ops: str, since: int = 1, domain: str = "") -> Callable[[RuleFn], Rule
             lst = _RULES.setdefault((domain, op), [])
             lst.append((since, fn))
             lst.sort(key=lambda x: x[0])
+        _LOOKED_UP.clear()
         return fn
 
     return deco
@@ -57,11 +57,24 @@ def why_no_rule(domain: str, op: str) -> str | None:
 
 
 def lookup(domain: str, op: str, opset: int) -> RuleFn | None:
+    key = (domain, op, opset)
+    try:
+        return _LOOKED_UP[key]
+    except KeyError:
+        pass
     lst = _RULES.get((domain, op))
-    if not lst:
-        return None
-    i = bisect.bisect_right([s for s, _ in lst], opset) - 1
-    return lst[max(i, 0)][1]
+    fn = None
+    if lst:
+        i = bisect.bisect_right([s for s, _ in lst], opset) - 1
+        fn = lst[max(i, 0)][1]
+    if len(_LOOKED_UP) >= _LOOKUP_LIMIT:  # a hostile file names any number of ops (memory only)
+        _LOOKED_UP.clear()
+    _LOOKED_UP[key] = fn
+    return fn
+
+
+_LOOKUP_LIMIT = 4096  # (domain, op, opset) -> rule answers remembered (memory only; emptied when full)
+_LOOKED_UP: dict[tuple[str, str, int], RuleFn | None] = {}
 
 
 class Unsupported(Exception):
@@ -76,27 +89,57 @@ class Invalid(Exception):
     """The node is invalid for every size (a malformed model): GC010 with this message."""
 
 
-@dataclass
+def _opaque(hint: str) -> Expr:
+    return sym(hint, "opaque")
+
+
 class OpContext:
-    node: Node
-    inputs: list[Fact | None]
-    opset: int
-    order: int
-    mode: str = "spec"  # "spec" or "ort"; rules read it as ``semantics``, which is recorded
-    fresh: Callable[[str], Expr] = lambda hint: sym(hint, "opaque")
-    requirements: list[Requirement] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    dim_code: str = "GC002"  # code for the engine's "every output size >= 1" checks on this node
-    dim_fix: str = ""
-    # semantics "ort" only: the input facts of a Range whose only consumer is this Gather's indices;
-    # onnxruntime's optimizer (GatherToSliceFusion) turns that pair into a Slice, which clamps
-    fused_range: list[Fact | None] | None = None
-    semantics_read: bool = False  # the rule asked which semantics: its result may differ between them
-    # what the conditions upstream tell of the sizes (only sizes meeting them matter: at any other the
-    # model is already invalid); rules read it as ``assume``, which is recorded
-    known: Assumptions = NOTHING
-    known_read: bool = False
-    cond_cache: dict[Cond, IntSet] | None = None
+    """What a rule sees of its node: the node, its input facts, the opset; what it collects.
+
+    (A plain class with slots rather than a dataclass: one is made per node on the hot path.)"""
+
+    __slots__ = (
+        "node", "inputs", "opset", "order", "mode", "fresh", "requirements", "notes", "dim_code", "dim_fix",
+        "fused_range", "semantics_read", "known", "known_read", "cond_cache",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        node: Node,
+        inputs: list[Fact | None],
+        opset: int,
+        order: int,
+        mode: str = "spec",  # "spec" or "ort"; rules read it as ``semantics``, which is recorded
+        fresh: Callable[[str], Expr] = _opaque,
+        requirements: list[Requirement] | None = None,
+        notes: list[Note] | None = None,
+        dim_code: str = "GC002",  # code for the engine's "every output size >= 1" checks on this node
+        dim_fix: str = "",
+        # semantics "ort" only: the input facts of a Range whose only consumer is this Gather's indices;
+        # onnxruntime's optimizer (GatherToSliceFusion) turns that pair into a Slice, which clamps
+        fused_range: list[Fact | None] | None = None,
+        semantics_read: bool = False,  # the rule asked which semantics: its result may differ between them
+        # what the conditions upstream tell of the sizes (only sizes meeting them matter: at any other the
+        # model is already invalid); rules read it as ``assume``, which is recorded
+        known: Assumptions = NOTHING,
+        known_read: bool = False,
+        cond_cache: dict[Cond, IntSet] | None = None,
+    ) -> None:
+        self.node = node
+        self.inputs = inputs
+        self.opset = opset
+        self.order = order
+        self.mode = mode
+        self.fresh = fresh
+        self.requirements: list[Requirement] = [] if requirements is None else requirements
+        self.notes: list[Note] = [] if notes is None else notes
+        self.dim_code = dim_code
+        self.dim_fix = dim_fix
+        self.fused_range = fused_range
+        self.semantics_read = semantics_read
+        self.known = known
+        self.known_read = known_read
+        self.cond_cache = cond_cache
 
     @property
     def semantics(self) -> str:
@@ -191,6 +234,9 @@ class OpContext:
         return vals
 
     def const_ints(self, i: int, what: str = "") -> tuple[int, ...]:
+        known = self.fact(i).const_ints()
+        if known is not None:
+            return known
         vals = self.ints(i, what)
         if not all(v.is_const for v in vals):
             raise Unsupported(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import chain
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -59,7 +61,7 @@ class ValueInfo:
     kind: str = "tensor"  # "tensor", "sequence", "map", "optional", "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Node:
     index: int
     name: str
@@ -70,12 +72,39 @@ class Node:
     attrs: Mapping[str, AttrValue]
     meta: Mapping[str, str] = field(default_factory=dict)  # exporter metadata kept (name scopes, classes)
 
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        op_type: str,
+        domain: str,
+        inputs: tuple[str, ...],
+        outputs: tuple[str, ...],
+        attrs: Mapping[str, AttrValue],
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        # (one per node of the graph: the fields written at once, not one object.__setattr__ each)
+        self.__dict__.update(
+            index=index,
+            name=name,
+            op_type=op_type,
+            domain=domain,
+            inputs=inputs,
+            outputs=outputs,
+            attrs=attrs,
+            meta={} if meta is None else meta,
+        )
+
     def attr(self, key: str, default: AttrValue | None = None) -> AttrValue | None:
         return self.attrs.get(key, default)
 
     @property
     def label(self) -> str:
         return f"{self.name} ({self.op_type})"
+
+
+_INPUTS = attrgetter("inputs")
+_OUTPUTS = attrgetter("outputs")
 
 
 @dataclass(frozen=True)
@@ -132,14 +161,18 @@ class Graph:
         self._all, self._all_of = out, self.nodes
         return out
 
-    def _file_order_is_topological(self) -> bool:
-        produced: set[str] = {vi.name for vi in self.inputs} | set(self.initializers)
-        later: set[str] = {o for n in self.nodes for o in n.outputs if o}
-        for n in self.nodes:
-            for i in n.inputs:
-                if i and i not in produced and i in later:
-                    return False
-            produced.update(n.outputs)
+    def file_order_is_topological(self) -> bool:
+        ins = list(map(_INPUTS, self.nodes))
+        outs = list(map(_OUTPUTS, self.nodes))
+        later: set[str] = set(chain.from_iterable(outs))
+        produced: set[str] = {vi.name for vi in self.inputs} | set(self.initializers) | {""}
+        has_all, add = produced.issuperset, produced.update
+        for i, o in zip(ins, outs):
+            if not has_all(i):  # (the usual case in one C call)
+                for name in i:
+                    if name not in produced and name in later:
+                        return False
+            add(o)
         return True
 
     def dag(self) -> nx.DiGraph:
@@ -166,7 +199,7 @@ class Graph:
         ONNX requires nodes to be stored topologically sorted, so the file order is checked in
         one pass and used when valid; otherwise the networkx DAG is sorted.
         """
-        if self._file_order_is_topological():
+        if self.file_order_is_topological():
             return list(self.nodes)
         import networkx as nx
 

@@ -59,6 +59,9 @@ class LayerMap:
     layers: list[Layer]
     by_node: dict[str, Layer]
     info: FrameworkInfo | None = None
+    # layers of a tf2onnx file that are 1-D windows run as 2-D ones: Unsqueeze -> Conv/pool with a
+    # 1 x k kernel -> Squeeze (a Keras Conv1D, MaxPooling1D), whose "width (axis 3)" is a length
+    one_d: frozenset[str] = frozenset()
 
     def of(self, node_name: str) -> Layer | None:
         return self.by_node.get(node_name)
@@ -70,6 +73,8 @@ class LayerMap:
         if self.framework == "jax":  # Flax is channels last throughout; jax2onnx transposes to NCW
             return _ONNX_AXIS.sub(lambda a: a.group(1), what)
         lay = self.of(node_name)
+        if self.info is None and lay is not None and lay.name in self.one_d:  # a file: no configuration
+            return _ONNX_AXIS.sub(lambda a: _CHANNELS_LAST[1].get((a.group(1), int(a.group(2))), a.group(0)), what)
         if lay is None or not lay.name or self.info is None or self.info.framework != "keras":
             return what
         layer = self.info.layers.get(lay.name)
@@ -222,6 +227,7 @@ def layer_map(graph: Graph, info: FrameworkInfo | None = None, walked: Sequence[
         groups[key].append(n)
     layers: list[Layer] = []
     by_node: dict[str, Layer] = {}
+    one_d: set[str] = set()
     for key in order:
         nodes = groups[key]
         layer_name = names[nodes[0].name][0]
@@ -230,8 +236,25 @@ def layer_map(graph: Graph, info: FrameworkInfo | None = None, walked: Sequence[
             mains = {n.op_type for n in nodes if n.op_type in _MAIN_OPS}
             ops = {n.op_type for n in nodes}
             kind = mains.pop() if len(mains) == 1 else ops.pop() if len(ops) == 1 else ""
+        if framework == "keras" and layer_name and _tf2onnx_one_d(nodes):
+            one_d.add(layer_name)
         lay = Layer(layer_name, kind, framework if layer_name else "onnx", tuple(n.name for n in nodes))
         layers.append(lay)
         for n in nodes:
             by_node[n.name] = lay
-    return LayerMap(framework, layers, by_node, info)
+    return LayerMap(framework, layers, by_node, info, frozenset(one_d))
+
+
+_WINDOW_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool")
+
+
+def _tf2onnx_one_d(nodes: list[Node]) -> bool:
+    """tf2onnx's 1-D window: an Unsqueeze, a 2-D Conv/pool whose kernel is 1 x k, a Squeeze."""
+    ops = {n.op_type for n in nodes}
+    if "Unsqueeze" not in ops or "Squeeze" not in ops:
+        return False
+    windows = [n for n in nodes if n.op_type in _WINDOW_OPS]
+    if len(windows) != 1:
+        return False
+    k = windows[0].attrs.get("kernel_shape")
+    return isinstance(k, tuple) and len(k) == 2 and k[0] == 1

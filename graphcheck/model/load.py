@@ -14,6 +14,8 @@ import gc
 import mmap
 import os
 import stat
+import sys
+from array import array
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from typing import Any
@@ -35,6 +37,7 @@ SMALL_OTHER = 8  # element count up to which other constants (scales, pad values
 _INT_TYPES = {2, 3, 4, 5, 6, 7, 9, 12, 13}  # uint8 int8 uint16 int16 int32 int64 bool uint32 uint64
 _FLOAT_TYPES = {1, 10, 11, 16}  # float, float16, double, bfloat16
 _SHAPE_INT_TYPES = {6, 7}
+_ITEMSIZE = {c: array(c).itemsize for c in "fBbHhiqdIQ"}
 
 
 def _decodable(elem_type: int, numel: int) -> bool:
@@ -127,7 +130,11 @@ def _fields(buf: memoryview, pos: int, end: int) -> Iterator[tuple[int, int, int
     start offset and the fourth the end offset.
     """
     while pos < end:
-        key, pos = _varint(buf, pos, end)
+        key = buf[pos]
+        if key < 0x80:  # (one-byte keys and lengths, the usual case, without a call)
+            pos += 1
+        else:
+            key, pos = _varint(buf, pos, end)
         fnum, wt = key >> 3, key & 7
         if fnum == 0:
             raise ModelLoadError("field number 0")
@@ -135,7 +142,11 @@ def _fields(buf: memoryview, pos: int, end: int) -> Iterator[tuple[int, int, int
             v, pos = _varint(buf, pos, end)
             yield fnum, 0, v, pos
         elif wt == 2:
-            n, pos = _varint(buf, pos, end)
+            if pos < end and buf[pos] < 0x80:
+                n = buf[pos]
+                pos += 1
+            else:
+                n, pos = _varint(buf, pos, end)
             if n > end - pos:
                 raise ModelLoadError("length-delimited field runs past the end of the data (truncated file?)")
             yield fnum, 2, pos, pos + n
@@ -170,9 +181,11 @@ def _t(x: object) -> str:
 
 def _ts(xs: Iterable[object]) -> tuple[str, ...]:
     out = tuple(xs)
-    if all(type(x) is str for x in out):  # the usual case: nothing to decode
+    try:
+        "".join(out)  # type: ignore[arg-type]  # the usual case, all text: nothing to decode
         return out  # type: ignore[return-value]
-    return tuple(_t(x) for x in out)
+    except TypeError:
+        return tuple(_t(x) for x in out)
 
 
 def _signed(v: int) -> int:
@@ -233,7 +246,9 @@ class _Scanner:
             if wt != 2:
                 continue
             if fnum == 1:
-                nodes.append(_node(onnx.NodeProto.FromString(buf[a:b]), len(nodes)))
+                raw = bytes(buf[a:b])
+                node = _plain_node(raw, len(nodes))
+                nodes.append(node if node is not None else _node(onnx.NodeProto.FromString(raw), len(nodes)))
             elif fnum == 2:
                 name = _str(buf, a, b)
             elif fnum == 5:
@@ -342,6 +357,23 @@ def _schema_attributes(op: str, opset: int) -> frozenset[str] | None:
 
 
 def _tensor_from_proto(t: onnx.TensorProto) -> TensorData:
+    raw = t.raw_data
+    if raw and len(raw) <= 64:  # a small constant held as raw bytes (an exporter's many [0], 1, -1): decoded once
+        key = (t.data_type, tuple(t.dims), raw, t.name, t.data_location)
+        hit = _SMALL_TENSORS.get(key)
+        if hit is None:
+            if len(_SMALL_TENSORS) >= _SMALL_TENSORS_LIMIT:
+                _SMALL_TENSORS.clear()
+            hit = _SMALL_TENSORS[key] = _tensor_data(t)
+        return hit
+    return _tensor_data(t)
+
+
+_SMALL_TENSORS_LIMIT = 4096  # small raw constants decoded and remembered (memory only; emptied when full)
+_SMALL_TENSORS: dict[tuple[object, ...], TensorData] = {}
+
+
+def _tensor_data(t: onnx.TensorProto) -> TensorData:
     dims = tuple(t.dims)
     numel = 1
     for d in dims:
@@ -353,7 +385,28 @@ def _tensor_from_proto(t: onnx.TensorProto) -> TensorData:
     return TensorData(t.data_type, dims, values, _t(t.name))
 
 
+# element types whose little-endian raw_data the standard library reads as it is (the usual
+# constants: shapes, axes, scales), without numpy's per-call overhead
+_RAW_CODES = {1: "f", 2: "B", 3: "b", 4: "H", 5: "h", 6: "i", 7: "q", 11: "d", 12: "I", 13: "Q"}
+_LITTLE = sys.byteorder == "little"
+
+
 def _decode(t: onnx.TensorProto) -> tuple[Any, ...] | None:
+    dt = t.data_type
+    code = _RAW_CODES.get(dt)
+    if code is not None and _LITTLE and t.data_location != onnx.TensorProto.EXTERNAL:
+        numel = 1
+        for d in t.dims:
+            numel *= d
+        raw = t.raw_data
+        if raw:
+            return tuple(array(code, raw)) if len(raw) == numel * _ITEMSIZE[code] else None
+        if dt == 7 and len(t.int64_data) == numel:
+            return tuple(t.int64_data)
+        if dt == 1 and len(t.float_data) == numel:
+            return tuple(t.float_data)
+        if dt == 6 and len(t.int32_data) == numel:
+            return tuple(t.int32_data)
     try:
         arr = numpy_helper.to_array(t)
     except Exception:
@@ -391,30 +444,32 @@ def _shape(tt: Any) -> tuple[DimSpec, ...]:
     return tuple(out)
 
 
+_A = onnx.AttributeProto
+
+
 def _attr(a: onnx.AttributeProto) -> AttrValue:
     t = a.type
-    A = onnx.AttributeProto
-    if t == A.INT:
+    if t == 2:  # INT
         return int(a.i)
-    if t == A.FLOAT:
-        return float(a.f)
-    if t == A.STRING:
-        return a.s.decode("utf-8", errors="replace")
-    if t == A.INTS:
+    if t == 7:  # INTS
         return tuple(a.ints)
-    if t == A.FLOATS:
-        return tuple(a.floats)
-    if t == A.STRINGS:
-        return tuple(x.decode("utf-8", errors="replace") for x in a.strings)
-    if t == A.TENSOR:
+    if t == 4:  # TENSOR
         return _tensor_from_proto(a.t)
-    if t == A.SPARSE_TENSOR:
+    if t == 1:  # FLOAT
+        return float(a.f)
+    if t == 3:  # STRING
+        return a.s.decode("utf-8", errors="replace")
+    if t == 6:  # FLOATS
+        return tuple(a.floats)
+    if t == 8:  # STRINGS
+        return tuple(x.decode("utf-8", errors="replace") for x in a.strings)
+    if t == _A.SPARSE_TENSOR:
         return TensorData(a.sparse_tensor.values.data_type, tuple(a.sparse_tensor.dims), None, "")
-    if t == A.GRAPH:
+    if t == _A.GRAPH:
         return _subgraph(a.g)
-    if t == A.GRAPHS:
+    if t == _A.GRAPHS:
         return tuple(_subgraph(g) for g in a.graphs)
-    if t == A.TENSORS:
+    if t == _A.TENSORS:
         return tuple(_tensor_from_proto(x) for x in a.tensors)
     return ()
 
@@ -427,17 +482,95 @@ def _subgraph(gp: onnx.GraphProto) -> SubGraph:
     return SubGraph(_t(gp.name), tuple(_t(i.name) for i in gp.input), tuple(_t(o.name) for o in gp.output), body)
 
 
+assert (_A.INT, _A.INTS, _A.TENSOR, _A.FLOAT, _A.STRING, _A.FLOATS, _A.STRINGS) == (2, 7, 4, 1, 3, 6, 8)
+
 _NODE_META = ("pkg.torch.onnx.name_scopes", "pkg.torch.onnx.class_hierarchy", "pkg.graphcheck.layer")
 
 
 def _node(n: onnx.NodeProto, index: int) -> Node:
-    attrs = {_t(a.name): _attr(a) for a in n.attribute if not a.ref_attr_name}
+    attrs = {_t(a.name): _attr(a) for a in n.attribute if not a.ref_attr_name} if n.attribute else {}
     op_type = _t(n.op_type)
     name = _t(n.name) or f"{op_type}_{index}"
     meta = {_t(p.key): _t(p.value) for p in n.metadata_props if p.key in _NODE_META} if n.metadata_props else {}
     domain = _t(n.domain)
     domain = domain if domain != "ai.onnx" else ""
     return Node(index, name, op_type, domain, _ts(n.input), _ts(n.output), attrs, meta)
+
+
+_ATTRS_LIMIT = 4096  # small attributes decoded and remembered by their bytes (memory only; emptied when full)
+_ATTRS: dict[bytes, tuple[str, AttrValue]] = {}
+_NODE_STR = {1, 2, 3, 4, 6, 7, 8}  # NodeProto's string fields: input, output, name, op_type, doc, domain, overload
+_ATTR_FROM = onnx.AttributeProto.FromString
+
+
+def _plain_node(raw: bytes, index: int) -> Node | None:
+    """A NodeProto read at the wire level, as :func:`_node` reads it from onnx's parser: names and
+    attributes only, without building the message (a third of the cost per node of an 11k-node
+    graph). None for anything but the plain form (a key or length past two bytes, text that is not
+    UTF-8, metadata, a field it does not know): onnx's parser then reads the node as always."""
+    ins: list[str] = []
+    outs: list[str] = []
+    name = op_type = domain = ""
+    attrs: dict[str, AttrValue] = {}
+    q, n = 0, len(raw)
+    try:
+        while q < n:
+            key = raw[q]
+            if key >= 0x80 or key & 7 != 2:
+                return None
+            ln = raw[q + 1]
+            q += 2
+            if ln >= 0x80:
+                hi = raw[q]
+                if hi >= 0x80:
+                    return None
+                ln = (ln & 0x7F) | (hi << 7)
+                q += 1
+            if q + ln > n:
+                return None
+            field = key >> 3
+            if field == 5:
+                blob = raw[q : q + ln]
+                got = _ATTRS.get(blob)
+                if got is None:
+                    a = _ATTR_FROM(blob)
+                    if a.ref_attr_name:
+                        return None
+                    got = (_t(a.name), _attr(a))
+                    if ln <= 256:  # the same small attribute again and again (an exporter's Constants)
+                        if len(_ATTRS) >= _ATTRS_LIMIT:
+                            _ATTRS.clear()
+                        _ATTRS[blob] = got
+                attrs[got[0]] = got[1]
+            elif field in _NODE_STR:
+                text = raw[q : q + ln].decode()
+                if field == 1:
+                    ins.append(text)
+                elif field == 2:
+                    outs.append(text)
+                elif field == 3:
+                    name = text
+                elif field == 4:
+                    op_type = text
+                elif field == 7:
+                    domain = text
+            else:
+                return None
+            q += ln
+    except (IndexError, UnicodeDecodeError):
+        return None
+    except Exception:  # an attribute onnx's parser refuses: it says why, reading the whole node
+        return None
+    return Node(
+        index,
+        name or f"{op_type}_{index}",
+        op_type,
+        domain if domain != "ai.onnx" else "",
+        tuple(ins),
+        tuple(outs),
+        attrs,
+        {},
+    )
 
 
 def _function(f: onnx.FunctionProto) -> Function:

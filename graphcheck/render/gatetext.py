@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from graphcheck.errors import printable
+
 _LABEL = {"pass": "PASS", "fail": "FAIL", "unknown": "UNKNOWN", "error": "ERROR"}
 
 
@@ -13,7 +15,7 @@ def render_gate(result: Mapping[str, Any]) -> str:
     lines = [f"{_LABEL.get(status, status.upper())}  {result['model']}"]
     if status == "error":
         lines.append(f"  error: {result['error']}")
-        return "\n".join(lines)
+        return "\n".join(map(printable, lines))
     lines.append(f"  valid: {result['valid']}")
     for o in result["requirements"]:
         if o["status"] == "pass":
@@ -45,7 +47,7 @@ def render_gate(result: Mapping[str, Any]) -> str:
         lines.append(f"  unknown: the analysis is incomplete at {why} (--allow-unknown to pass anyway)")
     if result.get("note"):
         lines.append(f"  note: {result['note']}")
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))
 
 
 def render_summary(results: Sequence[Mapping[str, Any]]) -> str:
@@ -70,4 +72,4 @@ def render_summary(results: Sequence[Mapping[str, Any]]) -> str:
         f"{len(results)} models: {counts['pass']} passed, {counts['fail']} failed, "
         f"{counts['unknown']} unknown, {counts['error']} error{'' if counts['error'] == 1 else 's'}"
     )
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))

@@ -16,10 +16,13 @@ SCHEMA_VERSION = 1
 
 def _symbol_entry(report: Report, name: str) -> dict[str, Any]:
     values = report.valid_set(name)
+    # the exporter's names for the size (tf2onnx's unk__68, torch.export's s77), which name it too
+    aliases = [k for k, v in report.analysis.aliases.items() if v == name]
     if values is None:
-        return {"name": name, "statement": None, "min": None, "max": None, "coupled": True}
+        return {"name": name, "aliases": aliases, "statement": None, "min": None, "max": None, "coupled": True}
     return {
         "name": name,
+        "aliases": aliases,
         "statement": values.describe(name),
         "min": values.min(),
         "max": None if values.unbounded() else values.max(),
@@ -80,10 +83,14 @@ def report_dict(report: Report, evaluation: Evaluation | None = None, fixes: lis
         # analysed graph and every one tried; every report: the producer the graph records
         "exporter": getattr(report, "exporter", "") or None,
         "producer": _producer(report),
-        "attempts": [{"exporter": a.exporter, "outcome": a.outcome} for a in getattr(report, "attempts", ())],
+        "attempts": [
+            {"exporter": a.exporter, "outcome": a.outcome, "expected": a.expected}
+            for a in getattr(report, "attempts", ())
+        ],
         "inputs": [{"name": i.name, "dims": list(i.dims) if i.dims is not None else None} for i in report.inputs],
         "symbols": [_symbol_entry(report, s) for s in report.symbols],
         "free_symbols": [s.name for s in sol.free],
+        "aliases": dict(report.analysis.aliases),  # exporter's name -> the symbol's (unk__68 -> signal_len)
         "valid": report.valid,
         "any_valid": report.any_valid,
         "exact": report.exact,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from graphcheck.errors import printable
 from graphcheck.report.evaluate import Evaluation
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def render_check(
         lines.append(f"  output {name}{_dims(dims)}")
     if evaluation is not None:
         lines.extend(render_at_summary(evaluation, report, fixes))
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))  # names and paths from the file: one line each
 
 
 def where_text(report: Report | None, node: str, op: str) -> str:
@@ -147,4 +148,4 @@ def render_explain(report: Report, ev: Evaluation, fixes: list[Fix] | None = Non
             f"  {o.rjust(w[0])}  {name_txt.ljust(w[1])}  {op.ljust(w[2])}  {shapes.ljust(w[3])}  {mark}".rstrip()
         )
     lines.extend(render_at_summary(ev, report, fixes))
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))  # names and paths from the file: one line each

@@ -203,6 +203,9 @@ _CODES = [
         "A front end tries its exporters in order (torch: the dynamo exporter, then the legacy\n"
         "TorchScript one); when one fails, the finding gives its one-line reason and names the\n"
         "exporter whose graph was analysed. The two may differ in what they trace as constants.\n"
+        "A failure that is the exporter's known route and changes nothing in what is analysed\n"
+        "(tf2onnx's from_keras on a Keras 3 Sequential, traced by from_function instead) is said\n"
+        "in the report's 'exported by' line instead.\n"
         "Fix: none needed; pass exporter=... to choose one.",
     ),
     Code(

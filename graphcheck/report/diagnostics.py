@@ -107,11 +107,15 @@ def requirement_diagnostic(
             return None
         bad = ok.complement()
         unknown = ""
-        if blind is not None and not (bad & blind[0]).is_empty():
-            unknown = f"  (unknown for {(bad & blind[0]).describe(s.name)}, past {blind[1]})"
-            bad = bad & blind[0].complement()
-            if bad.is_empty():
-                return None
+        try:
+            hidden = bad & blind[0] if blind is not None else None
+            if blind is not None and hidden is not None and not hidden.is_empty():
+                unknown = f"  (unknown for {hidden.describe(s.name)}, past {blind[1]})"
+                bad = bad & blind[0].complement()
+        except TooComplex:  # where a node upstream was not followed is too complex to take out: no claim
+            return None
+        if bad.is_empty():
+            return None
         fails = bad.describe(s.name)
         needs = ok.describe(s.name)
         if r.value is not None:
@@ -203,14 +207,24 @@ def pinned_diagnostics(
 def conflict_diagnostic(analysis: Analysis, cache: dict[Cond, IntSet]) -> Diagnostic:
     """GC008: name the condition at which the running conjunction becomes unsatisfiable."""
     decidable = [r for r in analysis.requirements if r.decidable]
-    acc: list[Cond] = []
-    for r in decidable:
-        acc.append(r.cond)
-        if solve(acc, analysis.symbols, cache).is_empty():
-            msg = f"no input size satisfies every condition; the first contradiction is at {r.node} ({r.op}) {r.what}"
-            if r.formula:
-                msg += f": {r.formula}"
-            return _diag("GC008", r.node, r.op, r.order, msg, what=r.what, formula=r.formula, fix=r.fix)
+    conds = [r.cond for r in decidable]
+
+    def empty(k: int) -> bool:  # the first k conditions admit no size (more conditions, fewer sizes)
+        return solve(conds[:k], analysis.symbols, cache).is_empty()
+
+    if decidable and empty(len(conds)):
+        lo, hi = 1, len(conds)  # bisect for the shortest empty prefix: log-many solves, not one per condition
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if empty(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        r = decidable[lo - 1]
+        msg = f"no input size satisfies every condition; the first contradiction is at {r.node} ({r.op}) {r.what}"
+        if r.formula:
+            msg += f": {r.formula}"
+        return _diag("GC008", r.node, r.op, r.order, msg, what=r.what, formula=r.formula, fix=r.fix)
     return _diag("GC008", "", "", -1, "no input size satisfies every condition")
 
 
@@ -241,10 +255,13 @@ def deviation_diagnostics(spec: Solution, ort: Solution) -> list[Diagnostic]:
         names = tuple(s.name for s in p.syms)
         if isinstance(p, UniPart):
             theirs = ort_uni.get(p.sym, IntSet.full() if p.sym in ort.free else None)
-            if theirs is None or theirs == p.values:
+            try:
+                if theirs is None or theirs == p.values:
+                    continue
+                extra = theirs - p.values
+                missing = p.values - theirs
+            except TooComplex:  # the two sets' common period is past the limit: no claim either way
                 continue
-            extra = theirs - p.values
-            missing = p.values - theirs
             parts = []
             if not extra.is_empty():
                 parts.append(f"it also runs {extra.describe(p.sym.name)}, which the spec makes invalid")
@@ -309,8 +326,11 @@ def exporter_range_diagnostics(analysis: Analysis, solution: Solution, complete:
     if not ranges:
         return []
     names = [s.name for s in analysis.symbols]
+    renamed = {t: analysis.aliases[t] for t in ranges if analysis.aliases.get(t) in names}  # s70 -> seq_len
+    rest = {t: r for t, r in ranges.items() if t not in renamed}
+    matched = {**renamed, **match_symbols(rest, [n for n in names if n not in renamed.values()])}
     out: list[Diagnostic] = []
-    for tname, ours_name in match_symbols(ranges, names).items():
+    for tname, ours_name in matched.items():
         lo, hi = ranges[tname]
         sym = next(s for s in analysis.symbols if s.name == ours_name)
         ours = solution.for_symbol(sym)

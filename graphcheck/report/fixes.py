@@ -17,11 +17,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+from graphcheck.errors import UsageError
 from graphcheck.infer.engine import INCOMPLETE_CODES
 from graphcheck.infer.facts import Note, Requirement
 from graphcheck.infer.resume import Trials, reanalyze
 from graphcheck.model.ir import AttrValue, Graph, Node, TensorData
 from graphcheck.report.report import Report
+from graphcheck.symbolic.intset import MAXDIM, IntSet
+from graphcheck.symbolic.usolve import work_spent
 
 __all__ = ["Fix", "suggest_fixes"]
 
@@ -29,6 +32,9 @@ WINDOW_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool")
 MAX_LAYERS = 24  # window layers tried, nearest the failure first
 MAX_PAD = 64
 MAX_STEPS = 64  # values below a kernel, dilation or stride tried one by one; past it, a bisection
+# solver steps all the candidates of one search may spend together (4 x usolve.SOLVE_WORK); past it, no
+# further candidate is tried: each one re-solves the conditions it changes, within SOLVE_WORK each
+FIX_WORK = 1 << 22
 
 
 def _largest_passing(hi: int, passes: Callable[[int], bool]) -> int | None:
@@ -103,6 +109,7 @@ class _Trial:
         self.defaulted = {report.analysis.symbol(n) for n in defaulted}
         self._bad_from: dict[str, int] = {}
         self._trials: dict[str, Trials] = {}
+        self._work_from = work_spent()
 
     def _base(self, semantics: str) -> Report:
         return self.report if semantics == self.semantics else self.report.ort_report
@@ -142,8 +149,8 @@ class _Trial:
     def accepts(self, node: Node, attrs: Mapping[str, AttrValue], weight: TensorData | None = None) -> bool:
         """The changed model accepts the sizes, by the spec and in onnxruntime (a fix must run);
         with ``verify`` (the gate: a whole required range), that must hold of it too."""
-        if not self.consistent:
-            return False
+        if not self.consistent or work_spent() - self._work_from > FIX_WORK:
+            return False  # (past the search's budget no candidate is tried: the fixes found so far stand)
         new = {node.index: replace(node, attrs=dict(attrs))}
         inits = {weight.name: weight} if weight is not None else {}
         for semantics in dict.fromkeys((self.semantics, "ort")):
@@ -331,11 +338,17 @@ def input_size_fixes(report: Report, sizes: Mapping[str, int]) -> list[Fix]:
 
 def _input_fixes(report: Report, sizes: Mapping[str, int], fw: str) -> list[Fix]:
     out: list[Fix] = []
+    keys: dict[str, list[str]] = {}  # each symbol -> the user's keys naming it (its name, an alias, input:axis)
+    for key in sizes:
+        try:
+            keys.setdefault(report.analysis.symbol(key).name, []).append(key)
+        except UsageError:
+            continue
     for name in report.symbols:
         values = report.valid_set(name)
-        if values is None or name not in sizes:
+        if values is None or name not in keys:
             continue
-        v = sizes[name]
+        v = sizes[keys[name][0]]
         if v in values:
             continue
         nxt = values.first_at_least(v)
@@ -343,10 +356,10 @@ def _input_fixes(report: Report, sizes: Mapping[str, int], fw: str) -> list[Fix]
             below = [x for x in values.elements(1 << 16) if x < v]
             if not below:
                 continue
-            target, verb = below[-1], "at most"
+            target = below[-1]
         else:
-            target, verb = nxt, "at least"
-        other = dict(sizes)
+            target = nxt
+        other = {k: x for k, x in sizes.items() if k not in keys[name]}
         other[name] = target
         try:
             ok = report.accepts(other) is True
@@ -357,6 +370,40 @@ def _input_fixes(report: Report, sizes: Mapping[str, int], fw: str) -> list[Fix]
         how = {"keras": "pad or crop the input sequence", "torch": "pad the input (torch.nn.functional.pad)"}.get(
             fw, "pad the input"
         )
-        text = f"feed {name} = {target} ({verb} {target}; {how}; valid: {values.describe(name)})"
+        said = size_advice(values, target, below=nxt is None)
+        text = f"feed {name} = {target} ({said}; {how}; valid: {values.describe(name)})"
         out.append(Fix("", "", "", "input_length", target, text, f"{name}={target}"))
     return out
+
+
+def size_advice(values: IntSet, target: int, below: bool = False) -> str:
+    """What is true of a suggested size ``target`` of ``values``: "at least N" only when every size from
+    N on is valid ("at most N" when every size up to N is), else the next (or largest smaller) valid
+    size; where the set repeats, the rule of its period that always holds ("or any multiple of 32")."""
+    if below:
+        if (IntSet.interval(1, target) - values).is_empty():
+            return f"at most {target}"
+        said = "the largest valid size below it"
+    else:
+        if (IntSet.interval(target) - values).is_empty():
+            return f"at least {target}"
+        said = "the next valid size"
+    rule = _multiples(values)
+    if rule is None:
+        return said
+    p, lo = rule
+    every = f"any multiple of {p}" if lo == p else f"any multiple of {p} from {lo} on"
+    mine = not below and target % p == 0 and target >= lo
+    return f"{said}: {every}" if mine else f"{said}, or {every}"
+
+
+def _multiples(values: IntSet) -> tuple[int, int] | None:
+    """``(P, M)`` when every multiple of the set's period P > 1 from M on is valid: the sizes people pad
+    an input to (a detector's stride)."""
+    p = values.period
+    if p == 1:
+        return None
+    ivs = values.classes.get(0)
+    if not ivs or ivs[-1][1] <= MAXDIM - p:  # no multiple of P, or not every one up to the top
+        return None
+    return p, ivs[-1][0]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from graphcheck.errors import TooComplex, UsageError
-from graphcheck.infer.engine import INCOMPLETE_CODES, Analysis, Case, Variant, analyze
+from graphcheck.infer.engine import INCOMPLETE_CODES, Analysis, Case, Variant, analyze, no_gc
 from graphcheck.infer.facts import Note, Requirement
 from graphcheck.infer.resume import with_semantics
 from graphcheck.model.layers import FrameworkInfo, LayerMap, layer_map
@@ -22,7 +23,7 @@ from graphcheck.report.diagnostics import (
     pinned_diagnostics,
     requirement_diagnostic,
 )
-from graphcheck.report.evaluate import Evaluation, downstream, evaluate, layer_rows, verdict
+from graphcheck.report.evaluate import Evaluation, evaluate, layer_rows, verdict
 from graphcheck.symbolic.cond import Cond, all_of
 from graphcheck.symbolic.expr import Sym
 from graphcheck.symbolic.intset import MAXDIM, IntSet
@@ -34,6 +35,20 @@ from graphcheck.symbolic.usolve import cond_set
 class InputInfo:
     name: str
     dims: tuple[str, ...] | None  # each dim as its symbol name or its fixed size; None: rank unknown
+
+
+T = TypeVar("T")
+
+
+def _gc_paused(fn: Callable[[Report], T]) -> Callable[[Report], T]:
+    """``fn`` with the cyclic garbage collector paused, as the walk runs: a model of 5,000 findings
+    holds so many objects that each collection while its findings are made costs time in proportion."""
+
+    @functools.wraps(fn)
+    def run(self: Report) -> T:
+        return no_gc(lambda: fn(self))
+
+    return run
 
 
 class Report:
@@ -139,10 +154,14 @@ class Report:
         lay = self.layers.of(d.node) if d.node else None
         if lay is None or not lay.name:
             return d
+        what = self.layers.axis_label(d.node, d.what) if d.what else d.what  # a Conv1D's "length"
+        if what != d.what:
+            d = replace(d, what=what, message=d.message.replace(d.what, what))
         return replace(d, layer=lay.name, layer_type=lay.kind)
 
     # -- the answer --------------------------------------------------------
     @functools.cached_property
+    @_gc_paused
     def solution(self) -> Solution:
         """The valid set: proven when the analysis is complete (within the sizes it covers, see
         ``uncovered``); otherwise what every size must meet (necessary, not sufficient). With
@@ -152,7 +171,8 @@ class Report:
     def _solution_conds(self) -> list[Cond]:
         if self.modes:
             return [c for _, m in self.modes for c in m._solution_conds()]
-        return [r.cond for r in self.analysis.requirements if r.decidable and (self.followed or not r.covers)]
+        followed = self.followed
+        return [r.cond for r in self.analysis.requirements if r.decidable and (followed or not r.covers)]
 
     @property
     def followed(self) -> bool:
@@ -162,6 +182,7 @@ class Report:
         return self.analysis.complete and all(r.decidable for r in self.analysis.requirements)
 
     @functools.cached_property
+    @_gc_paused
     def necessary(self) -> Solution:
         """What every valid size meets: the model's conditions up to the first node followed for
         part of the sizes only (what comes after holds only within its part)."""
@@ -214,32 +235,46 @@ class Report:
             return None
 
     @functools.cached_property
-    def _partly_followed(self) -> list[tuple[Requirement, Sym, IntSet, set[int]]]:
-        """Nodes followed for part of one size's values only (GC110): the requirement, that size,
-        the values where the node was not followed, and the walk positions downstream of it (itself
-        included), where every condition was derived as if it had been followed."""
-        out: list[tuple[Requirement, Sym, IntSet, set[int]]] = []
-        for c in self.analysis.requirements:
+    def _blind_at(self) -> dict[int, dict[Sym, tuple[IntSet, tuple[int, int], str]]]:
+        """For each walk position downstream of a node followed for part of one size's values only
+        (GC110), that node included: per size, the values where such a node upstream was not
+        followed (every condition there was derived as if it had been), with the first such node.
+        One forward pass over the nodes: linear in the graph, however many nodes are partly followed."""
+        own: dict[int, list[tuple[Sym, IntSet, tuple[int, int], str]]] = {}
+        for i, c in enumerate(self.analysis.requirements):
             one = self._outside(c) if c.covers and c.decidable else None
             if one is not None and not one[1].is_empty():
-                out.append((c, *one, downstream(self.analysis.order, c.order)))
+                own.setdefault(c.order, []).append((one[0], one[1], (c.order, i), f"{c.node} ({c.op})"))
+        out: dict[int, dict[Sym, tuple[IntSet, tuple[int, int], str]]] = {}
+        if not own:  # the usual case: every node followed for every size
+            return out
+        taint: dict[str, dict[Sym, tuple[IntSet, tuple[int, int], str]]] = {}
+        for pos, node in enumerate(self.analysis.order):
+            acc: dict[Sym, tuple[IntSet, tuple[int, int], str]] | None = None
+            for name in node.inputs:
+                t = taint.get(name) if name else None
+                if t is not None and t is not acc:
+                    acc = t if acc is None else _joined(acc, t)
+            for s, outside, first, label in own.get(pos, ()):
+                acc = _joined(acc or {}, {s: (outside, first, label)})
+            if acc is not None:
+                out[pos] = acc
+                for o in node.outputs:
+                    if o:
+                        taint[o] = acc
         return out
 
     def _blind(self, r: Requirement) -> tuple[IntSet, str] | None:
         """The values of ``r``'s one size at which a node upstream of it was not followed."""
-        if not self._partly_followed:  # the usual case: every node followed for every size
+        at = self._blind_at.get(r.order)
+        if at is None:
             return None
         syms = r.cond.symbols()
         if len(syms) != 1:
             return None
         (x,) = syms
-        blind: IntSet | None = None
-        label = ""
-        for c, s, outside, down in self._partly_followed:
-            if s == x and r.order in down:
-                blind = outside if blind is None else blind | outside
-                label = label or f"{c.node} ({c.op})"
-        return None if blind is None else (blind, label)
+        hit = at.get(x)
+        return None if hit is None else (hit[0], hit[2])
 
     @property
     def symbols(self) -> list[str]:
@@ -439,6 +474,7 @@ class Report:
 
     # -- findings -----------------------------------------------------------------
     @functools.cached_property
+    @_gc_paused
     def diagnostics(self) -> list[Diagnostic]:
         if self.modes:
             return self._diagnostics_by_mode()
@@ -485,6 +521,7 @@ class Report:
         return out
 
     @functools.cached_property
+    @_gc_paused
     def ort_report(self) -> Report:
         """The same model analysed with onnxruntime's deviations from the spec."""
         if self.analysis.semantics == "ort":
@@ -501,6 +538,24 @@ class Report:
     def fails_as_declared(self) -> bool:
         """A model without dynamic sizes that fails at its declared shape."""
         return not self.analysis.symbols and self.solution.is_empty()
+
+
+def _joined(
+    a: dict[Sym, tuple[IntSet, tuple[int, int], str]], b: dict[Sym, tuple[IntSet, tuple[int, int], str]]
+) -> dict[Sym, tuple[IntSet, tuple[int, int], str]]:
+    """Blind sizes from two sources: per size the union, named after the earliest partly followed node."""
+    out = dict(a)
+    for s, (outside, first, label) in b.items():
+        mine = out.get(s)
+        if mine is None:
+            out[s] = (outside, first, label)
+            continue
+        try:
+            both = mine[0] | outside
+        except TooComplex:  # past the period limit: every value counts as not followed (claims nothing)
+            both = IntSet.full()
+        out[s] = (both, min(mine[1], first), mine[2] if mine[1] <= first else label)
+    return out
 
 
 _DEVIATING_OPS = {"MaxPool", "AveragePool", "LpPool", "Conv", "ConvTranspose", "PRelu", "Slice"}

@@ -612,6 +612,14 @@ class Expr:
             return o * self.value
         if len(self._d) * len(o._d) > SIZE_LIMIT:
             raise TooComplex(f"a product of {len(self._d)} by {len(o._d)} terms, past the budget of {SIZE_LIMIT}")
+        if len(self._d) == 1 == len(o._d):  # two monomials (most products of sizes): one term out
+            ((m1, c1),) = self._d.items()
+            ((m2, c2),) = o._d.items()
+            if len(m1) + len(m2) > DEGREE_LIMIT:
+                raise TooComplex(f"a product of degree {len(m1) + len(m2)}, past the budget of {DEGREE_LIMIT}")
+            one = {_mono_mul(m1, m2): c1 * c2}
+            _coef_check(one)
+            return Expr(one, True)
         if self.degree() + o.degree() > DEGREE_LIMIT:
             raise TooComplex(f"a product of degree {self.degree() + o.degree()}, past the budget of {DEGREE_LIMIT}")
         d = {}
@@ -962,10 +970,18 @@ def minmax_atoms(e: Expr) -> list[MinMax]:
 
 
 def product(items: Iterable[ExprLike]) -> Expr:
-    out = ONE
+    k = 1  # the constant factors, multiplied as integers (most sizes in a shape are constants)
+    out: Expr | None = None
     for x in items:
-        out = out * as_expr(x)
-    return out
+        e = as_expr(x)
+        d = e._d
+        if not d:
+            k = 0
+        elif len(d) == 1 and () in d:
+            k *= d[()]
+        else:
+            out = e if out is None else out * e
+    return (ONE if out is None else out) * k
 
 
 def _own(m: Mono, s: Sym) -> tuple[Mono, Mono] | None:

@@ -11,13 +11,27 @@ Sets are worded as plain statements: ``L >= 9``, ``H % 32 == 0``, ``T in {2999, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from math import lcm
 
 from graphcheck.errors import TooComplex
 
 MAXDIM = 2**63 - 1
 PERIOD_LIMIT = 1 << 16
+
+# While a budgeted solve runs (graphcheck.symbolic.usolve), the steps of set operations are charged to
+# its budget: a condition whose sets have long periods runs out of it (GC105) instead of spinning in
+# refine and reduce. None: nothing is charged (outside a solve every operation is bounded by PERIOD_LIMIT).
+_meter: list[Callable[[int], None] | None] = [None]
+
+
+def _charge(items: int) -> None:
+    """Charge making ``items`` residue classes or intervals, each worth about as much time as eight of
+    the solver's steps (an evaluation of a small expression)."""
+    m = _meter[0]
+    if m is not None:
+        m(8 * items)
+
 
 Intervals = tuple[tuple[int, int], ...]
 
@@ -85,11 +99,11 @@ class IntSet:
     # -- constructors ----------------------------------------------------
     @staticmethod
     def empty() -> IntSet:
-        return IntSet(1, {})
+        return _EMPTY
 
     @staticmethod
     def full() -> IntSet:
-        return IntSet(1, {0: ((1, MAXDIM),)})
+        return _FULL
 
     @staticmethod
     def interval(lo: int, hi: int = MAXDIM) -> IntSet:
@@ -113,6 +127,7 @@ class IntSet:
     @staticmethod
     def from_classes(period: int, classes: dict[int, list[tuple[int, int]]]) -> IntSet:
         """Build from possibly unaligned, unsorted intervals per residue class."""
+        _charge(len(classes) + period)
         out: dict[int, Intervals] = {}
         for r, ivs in classes.items():
             aligned = []
@@ -139,7 +154,9 @@ class IntSet:
         return not self.classes
 
     def is_full(self) -> bool:
-        return self == IntSet.full()
+        if self.period == 1:  # (sets are kept reduced: a full one has period 1)
+            return self.classes == _FULL.classes
+        return self == _FULL
 
     def min(self) -> int | None:
         return min((ivs[0][0] for ivs in self.classes.values()), default=None)
@@ -198,6 +215,7 @@ class IntSet:
             raise ValueError("refine needs a multiple of the period")
         if q > PERIOD_LIMIT:
             raise TooComplex(f"period {q} exceeds the solver's limit {PERIOD_LIMIT}")
+        _charge(q // p * sum(len(ivs) for ivs in self.classes.values()) + q // p)
         classes: dict[int, list[tuple[int, int]]] = {}
         for r, ivs in self.classes.items():
             for j in range(q // p):
@@ -239,6 +257,7 @@ class IntSet:
 
     def complement(self) -> IntSet:
         p = self.period
+        _charge(p + len(self.classes))
         classes: dict[int, Intervals] = {}
         for r in range(p):
             lo, hi = _up(1, r, p), _down(MAXDIM, r, p)
@@ -257,20 +276,22 @@ class IntSet:
     __hash__ = None  # type: ignore[assignment]
 
     def reduced(self) -> IntSet:
-        """The same set with the smallest period reachable by removing prime factors."""
+        """The same set with the smallest period reachable by removing prime factors.
+
+        A prime that cannot be removed from a period cannot be removed from any multiple of the
+        set's periods either, so each prime is divided out while it can be and never tried again:
+        about (number of prime factors) x period steps, not that squared."""
         cur = self
-        changed = True
-        while changed and cur.period > 1:
-            changed = False
-            for f in _prime_factors(cur.period):
+        for f in _prime_factors(cur.period):
+            while cur.period % f == 0:
                 cand = cur._try_period(cur.period // f)
-                if cand is not None:
-                    cur = cand
-                    changed = True
+                if cand is None:
                     break
+                cur = cand
         return cur
 
     def _try_period(self, q: int) -> IntSet | None:
+        _charge(len(self.classes) + q)
         classes: dict[int, list[tuple[int, int]]] = {}
         for r, ivs in self.classes.items():
             classes.setdefault(r % q, []).extend(ivs)
@@ -283,6 +304,10 @@ class IntSet:
 
     def __repr__(self) -> str:
         return f"IntSet(period={self.period}, classes={self.classes})"
+
+
+_EMPTY = IntSet(1, {})  # (sets are immutable: one of each is shared)
+_FULL = IntSet(1, {0: ((1, MAXDIM),)})
 
 
 def _prime_factors(n: int) -> list[int]:

@@ -243,12 +243,14 @@ def statement(conds: list[Cond], syms: tuple[Sym, ...], same: Callable[[list[Con
     conditions that the others imply are then left out (``floor(H/8)*floor(W/8) = 64`` needs no
     ``H >= 8``)."""
     own: dict[Sym, IntSet] = {}
-    for c in conds:
+    folded: set[int] = set()  # the conditions own holds (one past the solver's limits stays a condition)
+    for i, c in enumerate(conds):
         cs = c.symbols()
         if len(cs) == 1:
             (x,) = cs
             try:
                 own[x] = own.get(x, IntSet.full()) & cond_set(c, x)
+                folded.add(i)
             except TooComplex:
                 pass
     known = Assumptions(own)
@@ -258,7 +260,7 @@ def statement(conds: list[Cond], syms: tuple[Sym, ...], same: Callable[[list[Con
             if x in own and same([c for c in conds if c.symbols() != {x}]):
                 implied.add(x)
     texts = [own[x].describe(x.name) for x in syms if x in own and not own[x].is_full() and x not in implied]
-    between = [c for c in conds if not (len(c.symbols()) == 1 and next(iter(c.symbols())) in own)]
+    between = [c for i, c in enumerate(conds) if i not in folded]
     if same is not None:
         for c in list(between):  # "C <= 1 or C*L = 64" may say no more than "C*L = 64" with the others
             if not isinstance(c, AnyOf):

@@ -20,12 +20,13 @@ from math import lcm
 from typing import TypeVar
 
 from graphcheck.errors import TooComplex
+from graphcheck.symbolic import intset
 from graphcheck.symbolic.cond import AllOf, AnyOf, Cond, Const, Eq, Ge
 from graphcheck.symbolic.expr import Atom, Expr, Floor, MinMax, Sym, const
 from graphcheck.symbolic.expr import quasi_linear as _quasi
 from graphcheck.symbolic.intset import MAXDIM, PERIOD_LIMIT, IntSet, _up
 
-__all__ = ["cond_set", "atom_set", "pieces", "settled"]
+__all__ = ["cond_set", "atom_set", "pieces", "settled", "work_spent"]
 
 
 def cond_set(c: Cond, s: Sym, cache: dict[Cond, IntSet] | None = None) -> IntSet:
@@ -88,7 +89,17 @@ _work = [0, 0]  # steps spent by the running top-level solve, and whether one is
 T = TypeVar("T")
 
 
+_spent = [0]  # steps spent by every solve so far (see work_spent)
+
+
+def work_spent() -> int:
+    """Steps of periodic solving and min/max cutting spent in this process so far, remembered answers
+    counted at their cost: a caller running many analyses (the fix search) bounds them all with it."""
+    return _spent[0]
+
+
 def _spend(steps: int) -> None:
+    _spent[0] += steps
     _work[0] += steps
     if _work[0] > SOLVE_WORK:
         raise TooComplex(f"solving a condition takes more than the solver's {SOLVE_WORK} steps")
@@ -99,10 +110,12 @@ def _budgeted(fn: Callable[[], T]) -> T:
     if _work[1]:
         return fn()
     _work[0], _work[1] = 0, 1
+    intset._meter[0] = _spend  # set operations count too
     try:
         return fn()
     finally:
         _work[1] = 0
+        intset._meter[0] = None
 
 
 def _atom_set(e: Expr, is_eq: bool, s: Sym) -> IntSet:
@@ -361,13 +374,53 @@ def _degree(e: Expr) -> int:
 
 
 def _periodic(e: Expr, is_eq: bool, s: Sym) -> IntSet:
+    """The periodic argument, remembered: the pieces of min/max expressions bring the same
+    expression back many times (each piece, each finding, each candidate of the fix search). A
+    remembered answer is charged what it cost, so what the budget decides does not depend on what
+    was asked before."""
+    key = (e, is_eq, s)
+    hit = _PERIODIC.get(key)
+    if hit is not None:
+        res, cost = hit
+        _spend(cost)
+        if isinstance(res, str):
+            raise TooComplex(res)
+        return res
     p = _period(e)
     if p > PERIOD_LIMIT:
         raise TooComplex(f"{e} repeats with period {p}, beyond the solver's limit {PERIOD_LIMIT}")
     deg = _degree(e)
-    _spend(p * ((deg + 2) * e.size + 16))
+    cost = p * ((deg + 2) * e.size + 16)
+    _spend(cost)
+    try:
+        out: IntSet | str = _periodic_solve(e, is_eq, s, p, deg)
+    except TooComplex as exc:
+        out = str(exc)
+    if len(_PERIODIC) >= _SOLVED_LIMIT:
+        _PERIODIC.clear()
+    _PERIODIC[key] = (out, cost)
+    if isinstance(out, str):
+        raise TooComplex(out)
+    return out
+
+
+_PERIODIC: dict[tuple[Expr, bool, Sym], tuple[IntSet | str, int]] = {}
+
+
+def _periodic_solve(e: Expr, is_eq: bool, s: Sym, p: int, deg: int) -> IntSet:
     f = _fn(e, s)
     classes: dict[int, list[tuple[int, int]]] = {}
+    if deg <= 1:  # e(r + k*p) = c0 + c1*k on each residue: three values and a closed form
+        for r in range(p):
+            first = r if r >= 1 else p
+            kmax = (MAXDIM - first) // p
+            v0, v1, v2 = f(first), f(first + p), f(first + 2 * p)
+            c1 = v1 - v0
+            if v2 - v1 != c1:  # pragma: no cover - would mean the period argument is wrong
+                raise TooComplex(f"{e} is not polynomial on residue classes mod {p}")
+            ks = _solve_newton([v0, c1] if c1 else [v0], kmax, is_eq)
+            classes[r] = [(first + a * p, first + b * p) for a, b in ks]
+        return IntSet.from_classes(p, classes)
     for r in range(p):
         first = _up(1, r, p)
         kmax = (MAXDIM - first) // p
@@ -407,6 +460,16 @@ def _solve_newton(coef: list[int], kmax: int, is_eq: bool) -> list[tuple[int, in
     if len(coef) == 1:
         ok = coef[0] == 0 if is_eq else coef[0] >= 0
         return [(0, kmax)] if ok else []
+    if len(coef) == 2:  # c0 + c1*k, c1 != 0: in closed form (most residues of most conditions)
+        c0, c1 = coef
+        if is_eq:
+            k = -c0 // c1
+            return [(k, k)] if c0 % c1 == 0 and 0 <= k <= kmax else []
+        if c1 > 0:
+            lo = max(0, -(c0 // c1))  # k >= ceil(-c0 / c1)
+            return [(lo, kmax)] if lo <= kmax else []
+        hi = min(kmax, c0 // -c1)  # k <= floor(c0 / -c1)
+        return [(0, hi)] if hi >= 0 else []
     if all(c >= 0 for c in coef[1:]):
         return [_monotone(h, 0, kmax, True, is_eq)]
     if all(c <= 0 for c in coef[1:]):

@@ -68,7 +68,7 @@ def test_triton_config_declaring_an_invalid_size_fails_naming_size_and_node(
     cfg.write_text(text.replace("dims: [ -1, -1, 1 ]", "dims: [ -1, 5, 1 ]"))
     code, out, _ = _run(["gate", str(FIX / "toy.onnx"), "--against", str(cfg)], capsys)
     assert code == 1
-    assert "FAILS    " in out and "fails for unk__68 = 5" in out
+    assert "FAILS    " in out and "fails for signal_len = 5" in out
     assert "first failing layer: conv_a (Conv) [toy_1/conv_a_1/convolution]" in out
     # and onnxruntime agrees that the declared size fails there
     (r,) = probe(FIX / "toy.onnx", [{"signal": (1, 5, 1)}])
@@ -147,7 +147,7 @@ def test_tensorrt_profiles_pass_and_an_invalid_min_fails(tmp_path: Path, capsys:
     prof.write_text(json.dumps(data))
     code, out, _ = _run(["gate", model, "--against", str(prof)], capsys)
     assert code == 1
-    assert "fails for unk__68 in {7, 8}" in out and "smallest failing: unk__67=1, unk__68=7" in out
+    assert "fails for signal_len in {7, 8}" in out and "smallest failing: batch=1, signal_len=7" in out
     assert "first failing layer: conv_b (Conv)" in out
     (r7, r9) = probe(model, [{"signal": (1, 7, 1)}, {"signal": (1, 9, 1)}])
     assert not r7.nonempty and r9.nonempty
@@ -173,7 +173,7 @@ def test_trtexec_flags_round_trip_and_narrow_ranges_warn(tmp_path: Path, capsys:
     flags.write_text("--minShapes=signal:1x9x1 --optShapes=signal:1x16x1 --maxShapes=signal:1x64x1")
     code, out, _ = _run(["gate", str(FIX / "toy.onnx"), "--against", str(flags)], capsys)
     assert code == 0
-    assert "unk__68 declared 9..64, narrower than needed: 9..inf is proven valid (unk__68 >= 9)" in out
+    assert "signal_len declared 9..64, narrower than needed: 9..inf is proven valid (signal_len >= 9)" in out
 
 
 def test_emit_json_carries_deploy_and_emit_needs_a_known_kind(capsys: pytest.CaptureFixture[str]) -> None:

@@ -88,7 +88,7 @@ def test_emitted_signature_is_a_real_mlflow_signature_and_passes(registry: tuple
     res = _gate(registry[0], f"models:/toy/{version}", "--against", "signature")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "PASS  models:/toy/" in res.stdout
-    warning = "signal:1 is declared as any size (-1); only unk__68 >= 9 is valid: unk__68 = 1 fails at conv_a"
+    warning = "signal:1 is declared as any size (-1); only signal_len >= 9 is valid: signal_len = 1 fails at conv_a"
     assert warning in res.stdout
     assert client.get_model_version("toy", version).tags["graphcheck.status"] == "pass"
 
@@ -102,7 +102,7 @@ def test_a_signature_fixing_an_invalid_size_fails_naming_it_and_the_node(registr
     version = _log(registry, "toy-bad", emitted["signature"], emitted["metadata"])
     res = _gate(registry[0], f"models:/toy-bad/{version}", "--against", "signature")
     assert res.returncode == 1, res.stdout + res.stderr
-    assert "fails for unk__68 = 5" in res.stdout
+    assert "fails for signal_len = 5" in res.stdout
     assert "first failing layer: conv_a (Conv) [toy_1/conv_a_1/convolution]" in res.stdout
     client = mlflow.MlflowClient(tracking_uri=registry[0], registry_uri=registry[0])
     assert client.get_model_version("toy-bad", version).tags["graphcheck.status"] == "fail"

@@ -10,7 +10,8 @@ Three families, as a new user's (or an attacker's) files would be:
   duplicated, inputs left dangling, nodes dropped, duplicated, reordered or given another op;
 * **generated graphs**: conv/pool stacks with hostile attributes, long chains of shape arithmetic
   (Shape -> Gather -> Add/Mul/Div/... -> Reshape), towers of Div whose expressions would double at
-  each level, graphs with cycles, unknown ops and opsets, and legal but huge dims (2**40).
+  each level, graphs with cycles, unknown ops and opsets, and legal but huge dims (2**40), chains
+  of thousands of layers each a finding, sizes taken mod the first primes (periods past the limit).
 
 Everything is deterministic in the seed (``random.Random(seed)``), so a failing input is replayed
 by its number alone. Generation itself never raises: a mutation that onnx refuses to serialize
@@ -304,12 +305,95 @@ def big_chain(rnd: random.Random) -> onnx.ModelProto:
     return m
 
 
+def finding_chain(rnd: random.Random) -> onnx.ModelProto:
+    """A chain of unpadded kernel-2 convs: every layer shortens the length by one, so every layer is a
+    finding (the report, blind sizes and deviation checks must stay linear in them)."""
+    layers = rnd.choice((500, 2000, 5000))
+    nodes = []
+    x = "x"
+    for i in range(layers):
+        nodes.append(helper.make_node("Conv", [x, "w"], [f"c{i}"], name=f"conv{i}", kernel_shape=[2]))
+        x = f"c{i}"
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, "L"])]
+    inits = [numpy_helper.from_array(np.full((1, 1, 2), 0.5, np.float32), "w")]
+    return _model(nodes, inputs, [helper.make_tensor_value_info(x, TensorProto.FLOAT, None)], inits)
+
+
+PRIMES = (2, 3, 5, 7, 11, 13, 17, 19)
+
+
+def mod_primes(rnd: random.Random) -> onnx.ModelProto:
+    """A size taken mod (or divided by) the first primes and recombined: periods up to 9,699,690, past
+    the solver's limit, through a window op (onnxruntime deviates there) into Slice/Reshape/Range/
+    Pad/Expand/ConstantOfShape. The sets of long periods must cost the budget, not spin."""
+    nodes: list[onnx.NodeProto] = []
+    inits = [_i64("i2", [2]), _i64("zero", [0]), _i64("one", [1])]
+    x = "x"
+    if rnd.random() < 0.6:
+        op = rnd.choice(("MaxPool", "AveragePool", "Conv"))
+        k, s = rnd.randint(2, 5), rnd.randint(1, 3)
+        ins = ["x"]
+        if op == "Conv":
+            inits.append(numpy_helper.from_array(np.full((3, 3, k), 0.1, np.float32), "w"))
+            ins.append("w")
+        nodes.append(helper.make_node(op, ins, ["p0"], name="window", kernel_shape=[k], strides=[s]))
+        x = "p0"
+    nodes += [
+        helper.make_node("Shape", [x], ["s"], name="shape"),
+        helper.make_node("Gather", ["s", "i2"], ["v0"], name="g0", axis=0),
+    ]
+    n = rnd.randint(4, 8)
+    primes = PRIMES[:n] if rnd.random() < 0.7 else tuple(rnd.sample(PRIMES, n))
+    vals = ["v0"]
+    for i, p in enumerate(primes):
+        inits.append(_i64(f"p{p}", [p]))
+        src = rnd.choice(vals[:1] * 3 + vals)
+        nodes.append(helper.make_node(rnd.choice(("Mod", "Mod", "Div")), [src, f"p{p}"], [f"m{i}"], name=f"m{i}"))
+        if i:
+            comb = rnd.choice(("Add", "Add", "Sub", "Mul", "Max", "Min"))
+            nodes.append(helper.make_node(comb, [vals[-1], f"m{i}"], [f"c{i}"], name=f"c{i}"))
+            vals.append(f"c{i}")
+        else:
+            vals.append(f"m{i}")
+    v = vals[-1]
+    outs = []
+    for j in range(rnd.randint(1, 3)):
+        y = f"y{j}"
+        kind = rnd.choice(("slice", "reshape", "range", "pad", "expand", "constantofshape"))
+        if kind == "slice":
+            nodes.append(helper.make_node("Slice", [x, "zero", v, "i2"], [y], name=y))
+        elif kind == "reshape":
+            nodes.append(helper.make_node("Concat", ["zero", v, "one"], [f"t{j}"], name=f"t{j}", axis=0))
+            nodes.append(helper.make_node("Reshape", [x, f"t{j}"], [y], name=y))
+        elif kind == "range":
+            nodes.append(helper.make_node("Squeeze", [v], [f"q{j}"], name=f"q{j}"))
+            inits.append(numpy_helper.from_array(np.array(0, np.int64), f"z{j}"))
+            inits.append(numpy_helper.from_array(np.array(1, np.int64), f"d{j}"))
+            nodes.append(helper.make_node("Range", [f"z{j}", f"q{j}", f"d{j}"], [y], name=y))
+        elif kind == "pad":
+            pads = ["zero", "zero", v, "zero", "zero", "zero"]
+            nodes.append(helper.make_node("Concat", pads, [f"pp{j}"], name=f"pp{j}", axis=0))
+            nodes.append(helper.make_node("Pad", [x, f"pp{j}"], [f"pd{j}"], name=f"pd{j}"))
+            k, s = rnd.randint(2, 9), rnd.randint(1, 4)
+            nodes.append(helper.make_node("MaxPool", [f"pd{j}"], [y], name=y, kernel_shape=[k], strides=[s]))
+        elif kind == "expand":
+            nodes.append(helper.make_node("Concat", ["one", "one", v], [f"e{j}"], name=f"e{j}", axis=0))
+            nodes.append(helper.make_node("Expand", [x, f"e{j}"], [y], name=y))
+        else:
+            nodes.append(helper.make_node("ConstantOfShape", [v], [y], name=y))
+        outs.append(helper.make_tensor_value_info(y, TensorProto.FLOAT, None))
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "L"])]
+    return _model(nodes, inputs, outs, inits)
+
+
 GENERATORS: tuple[tuple[Callable[[random.Random], onnx.ModelProto], float], ...] = (
-    (conv_stack, 0.45),
-    (shape_chain, 0.15),
-    (div_tower, 0.15),
-    (odd_graph, 0.2),
-    (big_chain, 0.05),
+    (conv_stack, 0.42),
+    (shape_chain, 0.14),
+    (div_tower, 0.14),
+    (odd_graph, 0.18),
+    (big_chain, 0.04),
+    (finding_chain, 0.02),
+    (mod_primes, 0.06),
 )
 
 

@@ -145,7 +145,7 @@ def test_pass_records_the_verdict_and_moves_the_alias(server: str, client: Any) 
     assert res.stderr == ""
     assert _tags(client, "asr", v) == {
         "graphcheck.status": "pass",
-        "graphcheck.valid": "unk__68 >= 9   (unk__67: any >= 1)",
+        "graphcheck.valid": "signal_len >= 9   (batch: any >= 1)",
         "graphcheck.version": __version__,
         "graphcheck.findings": "2",  # GC001 at conv_a and at conv_b, as `graphcheck check` reports
         "graphcheck.requirements": LENGTH_REQ,
@@ -171,7 +171,7 @@ def test_fail_records_the_verdict_and_keeps_the_alias(server: str, client: Any) 
     assert f"alias prod not moved: the gate did not pass (prod stays version {v1})" in res.stdout
     tags = _tags(client, "asr-retrained", v2)
     assert tags["graphcheck.status"] == "fail"
-    assert tags["graphcheck.valid"] == "unk__216 >= 57   (unk__215: any >= 1)"
+    assert tags["graphcheck.valid"] == "signal_len >= 57   (batch: any >= 1)"
     assert tags["graphcheck.requirements"] == LENGTH_REQ
     assert set(tags) == set(TAGS)
     assert _aliases(client, "asr-retrained") == {"prod": v1}  # still on the previous version

@@ -173,7 +173,7 @@ def test_hook_fails_with_the_reason_for_a_model_that_does_not(
     assert "Failed" in out and "- exit code: 1" in out
     assert "FAIL  model.onnx" in out
     assert "FAILS    L in 5..100: fails for 5 <= L <= 8" in out
-    assert "first failing layer: conv_a (Conv) [toy_1/conv_a_1/convolution] width (axis 3)" in out
+    assert "first failing layer: conv_a (Conv) [toy_1/conv_a_1/convolution] length" in out
     assert "notes.txt" not in out  # only .onnx files are gated
 
 

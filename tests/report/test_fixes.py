@@ -128,3 +128,26 @@ def test_gate_fixes_meet_the_whole_requirement(name: str, req: str) -> None:
     for f, res in zip(outcome.fixes, probe_many(jobs)):
         bad = [n for n, r in zip(sizes, res) if not r.nonempty]
         assert not bad, (f.text, bad)
+
+
+def test_a_suggested_size_says_only_what_is_true() -> None:
+    """'at least N' only when every size from N on is valid; a periodic set gets its next valid size
+    and the rule of its period that always holds (a detector valid for H % 32 in {0, 25..31})."""
+    from graphcheck.report.fixes import size_advice
+    from graphcheck.symbolic.intset import IntSet
+
+    detector = IntSet.residues(32, [0, *range(25, 32)])
+    assert 353 not in detector  # why "at least 345" was false
+    assert size_advice(detector, 345) == "the next valid size, or any multiple of 32"
+    assert size_advice(IntSet.residues(8, [0]), 336) == "the next valid size: any multiple of 8"
+    assert size_advice(IntSet.residues(8, [0], 64), 72) == "the next valid size: any multiple of 8 from 64 on"
+    assert size_advice(IntSet.interval(9), 9) == "at least 9"
+    assert size_advice(IntSet.points([3, 5, 9]), 9) == "the next valid size"
+    assert size_advice(IntSet.interval(1, 64), 64, below=True) == "at most 64"
+    assert size_advice(IntSet.points([3, 5, 9]), 9, below=True) == "the largest valid size below it"
+    yolo = graphcheck.check(FIX / "zoo" / "models" / "yolo_fpn_legacy.onnx", dims={"images:2": "H", "images:3": "W"})
+    (feed,) = [f for f in yolo.fixes({"H": 330, "W": 64}) if f.param == "input_length"]
+    assert feed.value == 346 and "(the next valid size, or any multiple of 32;" in feed.text
+    # valid: H % 32 in {0, 1, 26..31}: 346 and 352 work, 355 (past them) does not
+    assert yolo.accepts({"H": 346, "W": 64}) and yolo.accepts({"H": 352, "W": 64})
+    assert not yolo.accepts({"H": 355, "W": 64})

@@ -94,3 +94,21 @@ def test_a_size_seen_only_through_its_intervals_is_cut_there() -> None:
     assert isinstance(sol.parts[0], EnumPart) and sol.exact
     assert sol.describe() == "W >= 4; 32 <= H <= 47"
     _check([cond], (sH, sW), list(itertools.product(range(1, 70), range(1, 12))))
+
+
+def test_a_period_past_the_limit_is_stated_whole_and_answered_at_once() -> None:
+    """L divisible by every prime up to 17: period 510,510, past PERIOD_LIMIT. The set is given as its
+    conditions (GC105), every one of them stated (the first ones intersected, not dropped), and
+    membership stays exact; the sets of long periods on the way cost the solver's budget, not a spin."""
+    from graphcheck.symbolic.expr import mod
+    from graphcheck.symbolic.solve import CondPart
+
+    L = sym("L")
+    primes = (2, 3, 5, 7, 11, 13, 17)
+    sol = solve([eq(mod(L + 1, p), 0) for p in primes], [L.as_sym()])  # type: ignore[list-item]
+    (part,) = sol.parts
+    assert isinstance(part, CondPart) and not sol.exact and "510510" in part.reason
+    text = sol.describe()
+    assert "% 30030 == 30029" in text and "% 17" in text, text
+    s = L.as_sym()
+    assert sol.contains({s: 510509}) is True and sol.contains({s: 30029}) is False

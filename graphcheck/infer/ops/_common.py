@@ -28,8 +28,22 @@ class Formula:
         return self.fmt.format(*args_text(self.args))
 
     def at(self, env: Mapping[Sym, int]) -> str:
-        vals = [a.evaluate(env) if isinstance(a, Expr) and not a.has_opaque() else a for a in self.args]
+        args = [a.make() if isinstance(a, Later) else a for a in self.args]
+        vals = [a.evaluate(env) if isinstance(a, Expr) and not a.has_opaque() else a for a in args]
         return self.fmt.format(*vals)
+
+
+class Later:
+    """A formula's expression made only when the formula is shown (a product of a shape's sizes that
+    only the text needs): a rule runs for every node, its formula text is read for few."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self.make = make
+
+    def __str__(self) -> str:
+        return str(self.make())
 
 
 def args_text(args: Sequence[object]) -> list[str]:

@@ -95,7 +95,7 @@ def _window(
     strides = per_axis(ctx, "strides", n, 1)
     auto_pad = ctx.attr_str("auto_pad", "NOTSET")
     pads = _pads(ctx, n)
-    ort = ctx.semantics == "ort"
+    ort = pool and ctx.semantics == "ort"  # (onnxruntime's convs follow the spec: only a pool asks)
     out: list[Expr] = []
     for i in range(n):
         in_, k, s, d = x[2 + i], kernel[i], strides[i], dilations[i]

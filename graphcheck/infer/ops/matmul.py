@@ -24,7 +24,7 @@ onnxruntime (1.32) notes, checked with tests/ortprobe.py:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from graphcheck.infer.facts import Fact
 from graphcheck.infer.ops._common import broadcast, broadcast_dim
@@ -157,13 +157,13 @@ def _gemm(ctx: OpContext, legacy: bool, needs_c: bool = True) -> list[Fact]:
             if len(c) != 2:
                 raise Invalid("Gemm (opset < 7) without broadcast needs C of shape (M, N)")
             cond = all_of(eq(cd, td) for cd, td in zip(c, target))
-            formula = f"C ({c[0]}, {c[1]}) must be ({m}, {n})"
+            formula: str | Callable[[], str] = lambda: f"C ({c[0]}, {c[1]}) must be ({m}, {n})"
         elif legacy:
             cond = any_of([all_of(eq(cd, td) for cd, td in zip(c, suffix)), all_of(eq(cd, 1) for cd in c)])
-            formula = f"C ({', '.join(map(str, c))}) must be a suffix of ({m}, {n}) or have one element"
+            formula = lambda: f"C ({', '.join(map(str, c))}) must be a suffix of ({m}, {n}) or have one element"
         else:
             cond = all_of(any_of([eq(cd, td), eq(cd, 1)]) for cd, td in zip(c, suffix))
-            formula = f"C ({', '.join(map(str, c))}) must broadcast to ({m}, {n}): each size equal or 1"
+            formula = lambda: f"C ({', '.join(map(str, c))}) must broadcast to ({m}, {n}): each size equal or 1"
         ctx.require(
             cond,
             "GC003",

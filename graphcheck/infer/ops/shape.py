@@ -30,7 +30,7 @@ from graphcheck.errors import TooComplex
 from graphcheck.infer.facts import Fact, Val, tensor_fact
 from graphcheck.infer.ops import _floats as F
 from graphcheck.infer.ops import _values as V
-from graphcheck.infer.ops._common import broadcast
+from graphcheck.infer.ops._common import Later, broadcast
 from graphcheck.infer.ops._shapeutil import (
     INT64,
     ONE,
@@ -137,6 +137,8 @@ def _cancel(num: list[Expr], den: list[Expr]) -> tuple[Expr, Expr]:
     a, b = product(rest), product(left)
     if a.is_const or b.is_const:
         return a, b
+    if a == b:  # (a Gemm's [batch*seq, d] back to [batch, seq, d])
+        return ONE, ONE
     common: Counter[Sym] | None = None
     for m, _ in a.terms + b.terms:
         cnt = Counter(x for x in m if isinstance(x, Sym) and not x.opaque)
@@ -156,15 +158,14 @@ def _quotient(ctx: OpContext, num: Expr, den: Expr, x: Sequence[Expr], out: Sequ
     cancelled) for Reshape's -1: exact, or a floor with a divisibility condition (GC006)."""
     fix = "feed sizes for which the element count divides evenly, or compute the target from the input's Shape"
     what = "Reshape -1 (inferred size)"
-    shown = [str(d) if j != infer else "-1" for j, d in enumerate(out)]
-    others = product(d for j, d in enumerate(out) if j != infer)
+    shown = Later(lambda: ", ".join(str(d) if j != infer else "-1" for j, d in enumerate(out)))
 
     def formula(divisor: Expr, rest: Expr) -> Callable[[], str]:
         return lazy(
             "the -1 in [{}] is {} / ({}): {} must be divisible by {}",
-            ", ".join(shown),
-            product(x),
-            others,
+            shown,
+            Later(lambda: product(x)),
+            Later(lambda: product(d for j, d in enumerate(out) if j != infer)),
             rest,
             divisor,
         )
@@ -176,7 +177,7 @@ def _quotient(ctx: OpContext, num: Expr, den: Expr, x: Sequence[Expr], out: Sequ
                 FALSE,
                 "GC006",
                 what,
-                formula=lazy("the other target sizes [{}] multiply to {}; -1 cannot be inferred", ", ".join(shown), k),
+                formula=lazy("the other target sizes [{}] multiply to {}; -1 cannot be inferred", shown, k),
                 fix="give the other target entries non-zero sizes",
             )
             return ZERO
@@ -317,7 +318,13 @@ def _reshape(ctx: OpContext, target: Sequence[Expr], allowzero: bool) -> list[Fa
             eq(num, den),
             "GC006",
             "Reshape element count",
-            formula=lazy("{} elements of {} must equal the {} of {}", product(x), show(x), product(out), show(out)),
+            formula=lazy(
+                "{} elements of {} must equal the {} of {}",
+                Later(lambda: product(x)),
+                Later(lambda: show(x)),
+                Later(lambda: product(out)),
+                Later(lambda: show(out)),
+            ),
             fix="make the target's element count match the input's (use -1 for the size to infer, or compute the "
             "target from the input's Shape)",
         )
