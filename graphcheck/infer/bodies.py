@@ -68,8 +68,11 @@ class Scope:
     cache: dict | None = None
 
 
+_CONTROL = frozenset({"If", "Loop", "Scan"})
+
+
 def is_control(node: Node) -> bool:
-    return node.domain == "" and node.op_type in ("If", "Loop", "Scan")
+    return node.op_type in _CONTROL and not node.domain
 
 
 # ------------------------------------------------------------------------------------ laying out a body

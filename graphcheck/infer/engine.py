@@ -296,7 +296,7 @@ class Walk:
         seen, base_conds, cond_limit = self.seen, self.base_conds, self.cond_limit
         kept: list[Requirement] = []
         requirements = step.requirements
-        if guard != TRUE:
+        if guard is not TRUE:
             requirements = tuple(replace(r, cond=implies(guard, r.cond)) for r in requirements)
         for r0 in requirements:
             if r0.covers:  # the sizes a node is followed for: never merged with a condition
@@ -327,7 +327,7 @@ class Walk:
                 checked.add(d)
                 if d.positive_trivially() or d.has_opaque():
                     continue
-                cond = implies(guard, ge(d, 1))
+                cond = ge(d, 1) if guard is TRUE else implies(guard, ge(d, 1))
                 if cond in seen or (base_conds and base_conds.get(cond, _NEVER) < cond_limit):
                     continue
                 seen.add(cond)
@@ -408,7 +408,7 @@ def _analyze_modes(
 ) -> Analysis:
     combos: list[dict[str, int | None]] = []
     modes = []
-    if values is None and any(n.op_type == "If" for n in graph.all_nodes()):
+    if values is None and any(is_control(n) for n in graph.nodes) and any(n.op_type == "If" for n in graph.all_nodes()):
         modes = find_modes(graph)
         combos = assignments(modes)
     if not combos:
@@ -510,6 +510,18 @@ def _analyze(
 
     pos = 0
     expanded = False
+    if not any(is_control(n) for n in order):  # the usual case: the plain walk, without its bookkeeping
+        fused, now_of = fusable.get, walk
+        for pos, node in enumerate(order):
+            if progress is not None and pos % 500 == 0 and pos:
+                progress(pos, len(order))
+            step = run_step(graph, node, pos, facts, semantics, fresh, fused(node.index), now_of.now, walk.cond_cache)
+            if not sort and step.notes and any(n.code == "GC102" for n in step.notes):
+                sort = True  # (checked once)
+                if not graph.file_order_is_topological():
+                    return _analyze(given, given_dims, semantics, progress, path, values, sort=True)
+            walk.commit(node, pos, step)
+        pos = len(order)
     while pos < len(order):
         node = order[pos]
         if progress is not None and pos % 500 == 0 and pos:

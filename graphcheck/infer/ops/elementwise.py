@@ -13,6 +13,7 @@ every size, float results are kept only when the element type holds them exactly
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from math import isqrt
@@ -179,6 +180,13 @@ def _sqrt(v: Val, fmt: FloatFormat | None) -> Val | None:
     f = V.as_frac(v)
     if f is None or f < 0:
         return None
+    return _sqrt_of(f, fmt)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sqrt_of(f: Fraction, fmt: FloatFormat | None) -> Val | None:
+    """``sqrt`` of a constant, as the runtime computes it (remembered: a transformer's attention
+    scale is the same root in every layer)."""
     if fmt is None:
         n, d = isqrt(f.numerator), isqrt(f.denominator)
         return Fraction(n, d) if n * n == f.numerator and d * d == f.denominator else None
